@@ -1,0 +1,116 @@
+use bollard::query_parameters::CreateImageOptions;
+use futures_util::StreamExt;
+use tracing::{debug, instrument};
+
+use super::{DockerBackend, is_not_found};
+use crate::backend::{Error, ImageId, ProgressSink};
+
+impl DockerBackend {
+    #[instrument(skip(self, progress), err(level = "debug"))]
+    pub(super) async fn resolve_image_impl(
+        &self,
+        reference: &str,
+        progress: &dyn ProgressSink,
+    ) -> Result<ImageId, Error> {
+        if let Some(id) = self.local_image_id(reference).await? {
+            return Ok(id);
+        }
+        self.pull(reference, progress).await?;
+        self.local_image_id(reference)
+            .await?
+            .ok_or_else(|| Error::ImageNotFound {
+                reference: reference.to_string(),
+                message: "the pull finished but the engine does not list the image".into(),
+            })
+    }
+
+    pub(super) async fn image_exists_impl(&self, image: &ImageId) -> Result<bool, Error> {
+        Ok(self.local_image_id(&image.0).await?.is_some())
+    }
+
+    async fn local_image_id(&self, reference: &str) -> Result<Option<ImageId>, Error> {
+        match self.client().await?.inspect_image(reference).await {
+            Ok(image) => Ok(image.id.map(ImageId)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(self.error(format!("inspecting image {reference}"), e)),
+        }
+    }
+
+    #[instrument(skip(self, progress), err(level = "debug"))]
+    async fn pull(&self, reference: &str, progress: &dyn ProgressSink) -> Result<(), Error> {
+        let (image, tag) = split_tag(reference);
+        let options = CreateImageOptions {
+            from_image: Some(image.to_string()),
+            tag: tag.map(str::to_string),
+            ..Default::default()
+        };
+        let task = progress.begin(&format!("pulling {reference}"));
+        let mut stream = self.client().await?.create_image(Some(options), None, None);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(info) => {
+                    if let Some(message) = info.error_detail.and_then(|d| d.message) {
+                        task.finish("failed");
+                        return Err(Error::ImageNotFound {
+                            reference: reference.to_string(),
+                            message,
+                        });
+                    }
+                    let bytes = info
+                        .progress_detail
+                        .and_then(|d| Some((d.current?, d.total?)));
+                    let status = match (info.id, info.status, bytes) {
+                        (Some(id), Some(status), Some((done, total))) => {
+                            format!("{id}: {status} {}/{} MB", done >> 20, total >> 20)
+                        }
+                        (id, status, _) => [id, status]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(": "),
+                    };
+                    debug!(%status, "pull");
+                    task.update(&status);
+                }
+                Err(e) => {
+                    task.finish("failed");
+                    return Err(match self.error(format!("pulling {reference}"), e) {
+                        Error::Engine { message, .. } => Error::ImageNotFound {
+                            reference: reference.to_string(),
+                            message,
+                        },
+                        other => other,
+                    });
+                }
+            }
+        }
+        task.finish("pulled");
+        Ok(())
+    }
+}
+
+/// `repo:tag` -> (`repo`, `tag`); a digest or a registry port is not a tag.
+fn split_tag(reference: &str) -> (&str, Option<&str>) {
+    if reference.contains('@') {
+        return (reference, None);
+    }
+    match reference.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, Some(tag)),
+        _ => (reference, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_tag;
+
+    #[test]
+    fn tags_split_but_ports_do_not() {
+        assert_eq!(split_tag("busybox:1.36"), ("busybox", Some("1.36")));
+        assert_eq!(
+            split_tag("localhost:5000/busybox"),
+            ("localhost:5000/busybox", None)
+        );
+        assert_eq!(split_tag("a@sha256:00"), ("a@sha256:00", None));
+    }
+}

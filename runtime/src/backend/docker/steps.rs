@@ -1,0 +1,242 @@
+use bollard::container::LogOutput;
+use bollard::models::{ContainerConfig, ContainerCreateBody};
+use bollard::query_parameters::{
+    CommitContainerOptions, DownloadFromContainerOptions, LogsOptions, RemoveContainerOptions,
+    UploadToContainerOptions,
+};
+use futures_util::{StreamExt, TryStreamExt};
+use tracing::{instrument, warn};
+
+use super::archive::{ArchiveEntry, files_to_tar, first_entry};
+use super::{DockerBackend, is_not_found};
+use crate::backend::{Error, ImageId, LABEL_KIND, Labels, StepOutput, StepRun};
+use crate::spec::{NewFile, RunConfig};
+
+/// The command of a container that is created only to copy files in or out; it never starts.
+const NEVER_STARTED: &str = "/berth-container-is-never-started";
+
+impl DockerBackend {
+    #[instrument(skip_all, fields(args = ?step.args), err(level = "debug"))]
+    pub(super) async fn run_step_impl(&self, step: &StepRun<'_>) -> Result<StepOutput, Error> {
+        let labels = step.labels.with(LABEL_KIND, "step");
+        let id = self
+            .create(step.image, step.args.to_vec(), step.config, &labels)
+            .await?;
+        let result = self.run_created(&id, step).await;
+        self.remove_container(&id).await;
+        result
+    }
+
+    /// Copies files in, starts, waits, collects output, and snapshots on success.
+    async fn run_created(&self, id: &str, step: &StepRun<'_>) -> Result<StepOutput, Error> {
+        self.upload(id, step.files).await?;
+        self.request(
+            format!("starting {}", step.args.join(" ")),
+            self.client().await?.start_container(id, None),
+        )
+        .await?;
+        let exit_code = self.wait(id).await?;
+        let (stdout, stderr) = self.output(id).await?;
+        let snapshot = if exit_code == 0 {
+            let labels = step.labels.with(LABEL_KIND, "snapshot");
+            Some(self.commit(id, &labels).await?)
+        } else {
+            None
+        };
+        Ok(StepOutput {
+            exit_code,
+            stdout,
+            stderr,
+            snapshot,
+        })
+    }
+
+    #[instrument(skip(self, files, labels), err(level = "debug"))]
+    pub(super) async fn read_file_impl(
+        &self,
+        image: &ImageId,
+        files: &[NewFile],
+        path: &str,
+        labels: &Labels,
+    ) -> Result<Vec<u8>, Error> {
+        let labels = labels.with(LABEL_KIND, "step");
+        let id = self
+            .create(
+                image,
+                vec![NEVER_STARTED.to_string()],
+                &RunConfig::default(),
+                &labels,
+            )
+            .await?;
+        let result = async {
+            self.upload(&id, files).await?;
+            self.download(&id, path).await
+        }
+        .await;
+        self.remove_container(&id).await;
+        result
+    }
+
+    async fn create(
+        &self,
+        image: &ImageId,
+        cmd: Vec<String>,
+        config: &RunConfig,
+        labels: &Labels,
+    ) -> Result<String, Error> {
+        let body = ContainerCreateBody {
+            image: Some(image.0.clone()),
+            cmd: Some(cmd),
+            entrypoint: config.entrypoint.clone(),
+            env: Some(config.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            working_dir: config.workdir.clone(),
+            exposed_ports: Some(
+                config
+                    .exposed_ports
+                    .iter()
+                    .map(|p| format!("{}/{}", p.number, p.protocol.as_str()))
+                    .collect(),
+            ),
+            labels: Some(labels.to_map()),
+            ..Default::default()
+        };
+        let created = self
+            .request(
+                "creating a container",
+                self.client().await?.create_container(None, body),
+            )
+            .await?;
+        Ok(created.id)
+    }
+
+    async fn upload(&self, id: &str, files: &[NewFile]) -> Result<(), Error> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let tar = files_to_tar(files).map_err(|source| Error::Archive {
+            action: "packing files".into(),
+            source,
+        })?;
+        let options = UploadToContainerOptions {
+            path: "/".to_string(),
+            ..Default::default()
+        };
+        self.request(
+            "copying files into the container",
+            self.client().await?.upload_to_container(
+                id,
+                Some(options),
+                bollard::body_full(tar.into()),
+            ),
+        )
+        .await
+    }
+
+    async fn download(&self, id: &str, path: &str) -> Result<Vec<u8>, Error> {
+        let options = DownloadFromContainerOptions {
+            path: path.to_string(),
+        };
+        let chunks: Result<Vec<bytes::Bytes>, _> = self
+            .client()
+            .await?
+            .download_from_container(id, Some(options))
+            .try_collect()
+            .await;
+        let archive = match chunks {
+            Ok(chunks) => chunks.concat(),
+            Err(e) if is_not_found(&e) => {
+                return Err(Error::FileNotFound {
+                    path: path.to_string(),
+                });
+            }
+            Err(e) => return Err(self.error(format!("reading {path}"), e)),
+        };
+        match first_entry(&archive).map_err(|source| Error::Archive {
+            action: format!("reading {path}"),
+            source,
+        })? {
+            ArchiveEntry::File(contents) => Ok(contents),
+            ArchiveEntry::Directory => Err(Error::NotAFile {
+                path: path.to_string(),
+            }),
+        }
+    }
+
+    /// Waits for the container to exit and returns its exit code.
+    async fn wait(&self, id: &str) -> Result<i32, Error> {
+        let mut waits = self.client().await?.wait_container(id, None);
+        match waits.next().await {
+            Some(Ok(response)) => Ok(response.status_code as i32),
+            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {
+                Ok(code as i32)
+            }
+            Some(Err(e)) => Err(self.error("waiting for the command".into(), e)),
+            None => Err(Error::Engine {
+                action: "waiting for the command".into(),
+                status: 0,
+                message: "the engine closed the wait without an exit code".into(),
+            }),
+        }
+    }
+
+    /// The container's complete stdout and stderr.
+    async fn output(&self, id: &str) -> Result<(String, String), Error> {
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: "all".to_string(),
+            ..Default::default()
+        };
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let mut logs = self.client().await?.logs(id, Some(options));
+        while let Some(chunk) = logs.next().await {
+            match chunk.map_err(|e| self.error("reading the command's output".into(), e))? {
+                LogOutput::StdOut { message } => stdout.extend_from_slice(&message),
+                LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
+                LogOutput::Console { message } => stdout.extend_from_slice(&message),
+                LogOutput::StdIn { .. } => {}
+            }
+        }
+        Ok((
+            String::from_utf8_lossy(&stdout).into_owned(),
+            String::from_utf8_lossy(&stderr).into_owned(),
+        ))
+    }
+
+    async fn commit(&self, id: &str, labels: &Labels) -> Result<ImageId, Error> {
+        let options = CommitContainerOptions {
+            container: Some(id.to_string()),
+            pause: false,
+            ..Default::default()
+        };
+        let config = ContainerConfig {
+            labels: Some(labels.to_map()),
+            ..Default::default()
+        };
+        let committed = self
+            .request(
+                "snapshotting the step",
+                self.client().await?.commit_container(options, config),
+            )
+            .await?;
+        Ok(ImageId(committed.id))
+    }
+
+    /// Removes a container; one that is already gone counts as removed.
+    pub(super) async fn remove_container(&self, id: &str) {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        let Ok(docker) = self.client().await else {
+            return;
+        };
+        match docker.remove_container(id, Some(options)).await {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => warn!(container = id, error = %e, "could not remove a step container"),
+        }
+    }
+}

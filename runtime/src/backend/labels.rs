@@ -1,0 +1,44 @@
+use std::collections::HashMap;
+
+/// Marks every object berth creates.
+pub const LABEL_MANAGED: &str = "berth.managed";
+/// The session (one run of berth) that created the object.
+pub const LABEL_SESSION: &str = "berth.session";
+/// The digest of the spec or step the object belongs to.
+pub const LABEL_DIGEST: &str = "berth.digest";
+/// The pid of the berth process that owns the object.
+pub const LABEL_PID: &str = "berth.pid";
+/// What the object is for: `step`, `snapshot`, `probe`, `service`, `network`.
+pub const LABEL_KIND: &str = "berth.kind";
+
+/// The labels of one engine object.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Labels(HashMap<String, String>);
+
+impl Labels {
+    /// The labels every object of a session carries.
+    pub fn for_session(session: &str, pid: u32) -> Self {
+        let mut labels = HashMap::new();
+        labels.insert(LABEL_MANAGED.to_string(), "true".to_string());
+        labels.insert(LABEL_SESSION.to_string(), session.to_string());
+        labels.insert(LABEL_PID.to_string(), pid.to_string());
+        Labels(labels)
+    }
+
+    /// These labels plus one more.
+    pub fn with(&self, key: &str, value: &str) -> Self {
+        let mut labels = self.0.clone();
+        labels.insert(key.to_string(), value.to_string());
+        Labels(labels)
+    }
+
+    /// The labels as a map, for the engine.
+    pub fn to_map(&self) -> HashMap<String, String> {
+        self.0.clone()
+    }
+
+    /// One label's value.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+}

@@ -1,0 +1,86 @@
+//! The container engine behind berth.
+//!
+//! [`ContainerBackend`] is everything berth needs from an engine; the Docker
+//! implementation in [`docker`] is the only code that speaks Docker. Nothing
+//! here sees wasm or WIT types.
+
+pub mod docker;
+mod error;
+mod labels;
+
+use async_trait::async_trait;
+
+use crate::spec::{NewFile, RunConfig};
+
+pub use error::Error;
+pub use labels::{LABEL_DIGEST, LABEL_KIND, LABEL_MANAGED, LABEL_PID, LABEL_SESSION, Labels};
+
+/// An engine-specific content id of an image (for Docker, `sha256:...`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct ImageId(pub String);
+
+/// One exec step to run to completion.
+#[derive(Clone, Debug)]
+pub struct StepRun<'a> {
+    /// The image (or previous snapshot) the step starts from.
+    pub image: &'a ImageId,
+    pub args: &'a [String],
+    pub config: &'a RunConfig,
+    /// Files placed before the command starts.
+    pub files: &'a [NewFile],
+    /// Labels for the step container and its snapshot.
+    pub labels: &'a Labels,
+}
+
+/// What an exec step left behind.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StepOutput {
+    pub exit_code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// The container's filesystem after the step; only taken when it exited 0.
+    pub snapshot: Option<ImageId>,
+}
+
+/// Reports progress of long engine work (pulls, steps) to the user.
+pub trait ProgressSink: Send + Sync {
+    /// Starts a task, such as "pulling busybox".
+    fn begin(&self, task: &str) -> Box<dyn ProgressTask>;
+}
+
+/// One running task of a [`ProgressSink`].
+pub trait ProgressTask: Send {
+    /// A new status line, such as a layer's download progress.
+    fn update(&self, status: &str);
+    /// The task ended, with a closing status.
+    fn finish(&self, status: &str);
+}
+
+/// What berth needs from a container engine.
+#[async_trait]
+pub trait ContainerBackend: Send + Sync {
+    /// Resolves `reference` to its content id, pulling it when it is missing.
+    async fn resolve_image(
+        &self,
+        reference: &str,
+        progress: &dyn ProgressSink,
+    ) -> Result<ImageId, Error>;
+
+    /// Whether the image (for example a cached snapshot) still exists.
+    async fn image_exists(&self, image: &ImageId) -> Result<bool, Error>;
+
+    /// Runs one exec step to completion and removes its container.
+    async fn run_step(&self, step: &StepRun<'_>) -> Result<StepOutput, Error>;
+
+    /// Reads the file at `path` from `image` with `files` written over it.
+    async fn read_file(
+        &self,
+        image: &ImageId,
+        files: &[NewFile],
+        path: &str,
+        labels: &Labels,
+    ) -> Result<Vec<u8>, Error>;
+
+    /// Removes every container and network that carries `berth.session=<session>`.
+    async fn remove_session_objects(&self, session: &str) -> Result<(), Error>;
+}

@@ -1,0 +1,59 @@
+//! Subcommands, one file each.
+
+mod call;
+mod functions;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Run WebAssembly plugin functions that build containers and services.
+#[derive(Parser, Debug)]
+#[command(name = "berth", version)]
+pub struct Cli {
+    /// berth.toml to use instead of the one in the current directory.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// Show more: -v for details of errors and steps, -vv for engine calls.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Call a function of a plugin: berth call PLUGIN FUNCTION [--param value ...]
+    Call(call::CallArgs),
+    /// List a plugin's exported functions with their WIT signatures.
+    Functions(functions::FunctionsArgs),
+}
+
+impl Cli {
+    /// Runs the subcommand; the exit code tells whether the function succeeded.
+    pub async fn run(&self) -> anyhow::Result<ExitCode> {
+        match &self.command {
+            Command::Call(args) => args.run(self.config.as_deref()).await,
+            Command::Functions(args) => args.run(),
+        }
+    }
+}
+
+/// Logs to stderr: warnings by default, more with -v.
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,berth=debug",
+        _ => "debug,berth=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BERTH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

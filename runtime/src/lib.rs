@@ -1,0 +1,40 @@
+//! berth runs functions written in any language that compiles to a
+//! WebAssembly component. A function builds containers and services through
+//! the `berth:core` WIT interface; berth fulfils those calls with real
+//! containers on a Docker engine.
+//!
+//! The layers, from the guest down:
+//! - [`wasm`] loads components, links the host side of the WIT and calls exports;
+//! - [`spec`] holds the immutable values guests build, and their digests;
+//! - [`pipeline`] evaluates container pipelines with the exec cache;
+//! - [`backend`] is the only place that speaks to the engine;
+//! - [`session`] labels and tears down what one run made;
+//! - [`policy`] is `berth.toml`, validated once.
+//!
+//! ```
+//! use berth::spec::{ContainerSpec, Op};
+//! // Building a pipeline is pure: nothing runs until it is evaluated.
+//! let spec = ContainerSpec::new("busybox").with(Op::Exec(vec!["echo".into(), "hi".into()].into()));
+//! assert_eq!(spec.digest("sha256:1"), spec.digest("sha256:1"));
+//! ```
+
+pub mod backend;
+pub mod pipeline;
+pub mod policy;
+pub mod progress;
+pub mod session;
+pub mod spec;
+pub mod wasm;
+
+use std::path::PathBuf;
+
+/// Where berth keeps compiled components and the exec cache:
+/// `$BERTH_CACHE_DIR`, else the user's cache directory, else `./.berth-cache`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BERTH_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::cache_dir()
+        .map(|dir| dir.join("berth"))
+        .unwrap_or_else(|| PathBuf::from(".berth-cache"))
+}

@@ -1,0 +1,73 @@
+use std::path::PathBuf;
+
+use super::Error;
+use crate::backend::StepOutput;
+use crate::spec::Digest;
+
+/// Results of exec steps on disk, one JSON file per step digest.
+///
+/// The snapshot image a record names may have been removed since (by `docker
+/// rmi` or `berth gc --all`); callers check it still exists before using it.
+#[derive(Clone, Debug)]
+pub struct ExecCache {
+    dir: PathBuf,
+}
+
+impl ExecCache {
+    /// A cache stored in `dir` (created on first write).
+    pub fn new(dir: PathBuf) -> Self {
+        ExecCache { dir }
+    }
+
+    /// The directory the records live in.
+    pub fn dir(&self) -> &PathBuf {
+        &self.dir
+    }
+
+    fn path(&self, key: &Digest) -> PathBuf {
+        self.dir.join(format!("{}.json", key.to_hex()))
+    }
+
+    /// The record of a step, if one was stored and is readable.
+    pub fn get(&self, key: &Digest) -> Option<StepOutput> {
+        let bytes = std::fs::read(self.path(key)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Stores a step's record, atomically replacing any older one.
+    pub fn put(&self, key: &Digest, output: &StepOutput) -> Result<(), Error> {
+        let path = self.path(key);
+        let failed = |source| Error::Cache {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&self.dir).map_err(failed)?;
+        let json = serde_json::to_vec(output).map_err(|e| failed(e.into()))?;
+        let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&temporary, json).map_err(failed)?;
+        std::fs::rename(&temporary, &path).map_err(failed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::ImageId;
+    use crate::spec::CanonicalHasher;
+
+    #[test]
+    fn a_record_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ExecCache::new(dir.path().join("exec"));
+        let key = CanonicalHasher::new("t").finish();
+        assert!(cache.get(&key).is_none());
+        let output = StepOutput {
+            exit_code: 0,
+            stdout: "out".into(),
+            stderr: "err".into(),
+            snapshot: Some(ImageId("sha256:1".into())),
+        };
+        cache.put(&key, &output).unwrap();
+        assert_eq!(cache.get(&key), Some(output));
+    }
+}

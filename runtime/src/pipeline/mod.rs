@@ -1,0 +1,251 @@
+//! Evaluation of container pipelines on a backend, with the exec cache.
+//!
+//! Each exec step runs in a container made from the previous step's snapshot.
+//! A step's result is stored under the step's digest, so an identical
+//! pipeline, in this process or a later one, starts no container.
+
+mod cache;
+mod error;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tracing::instrument;
+
+use crate::backend::{ContainerBackend, ImageId, LABEL_DIGEST, ProgressSink, StepOutput, StepRun};
+use crate::policy::ImagePolicy;
+use crate::session::Session;
+use crate::spec::{ContainerSpec, Digest, ResolvedImages, Stage};
+
+pub use cache::ExecCache;
+pub use error::Error;
+
+/// The outcome of evaluating a pipeline.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// The image the pipeline ended on: the last snapshot, or the base image.
+    pub image: ImageId,
+    /// The last exec step's arguments and output, when there is one.
+    pub last_exec: Option<(Vec<String>, StepOutput)>,
+    /// What comes after the last exec (files and configuration not yet run).
+    pub tail: Stage,
+}
+
+impl Evaluation {
+    /// The last exec's output, or an error when it failed or there is none.
+    pub fn successful_exec(&self) -> Result<&StepOutput, Error> {
+        match &self.last_exec {
+            None => Err(Error::NoExec),
+            Some((args, output)) => check_exit(args, output).map(|()| output),
+        }
+    }
+
+    /// Fails when the last exec exited non-zero.
+    pub fn check(&self) -> Result<(), Error> {
+        match &self.last_exec {
+            Some((args, output)) => check_exit(args, output),
+            None => Ok(()),
+        }
+    }
+}
+
+fn check_exit(args: &[String], output: &StepOutput) -> Result<(), Error> {
+    if output.exit_code == 0 {
+        return Ok(());
+    }
+    Err(Error::ExecFailed {
+        args: args.to_vec(),
+        exit_code: output.exit_code,
+        stdout: output.stdout.clone(),
+        stderr: output.stderr.clone(),
+    })
+}
+
+/// Evaluates pipelines for one session.
+pub struct Evaluator {
+    session: Arc<Session>,
+    images: ImagePolicy,
+    cache: ExecCache,
+    progress: Arc<dyn ProgressSink>,
+    resolved: Mutex<HashMap<String, ImageId>>,
+    step_locks: Mutex<HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Evaluator {
+    /// An evaluator that runs on `session`'s backend and caches in `cache`.
+    pub fn new(
+        session: Arc<Session>,
+        images: ImagePolicy,
+        cache: ExecCache,
+        progress: Arc<dyn ProgressSink>,
+    ) -> Self {
+        Evaluator {
+            session,
+            images,
+            cache,
+            progress,
+            resolved: Mutex::new(HashMap::new()),
+            step_locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The session this evaluator runs in.
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    fn backend(&self) -> &dyn ContainerBackend {
+        self.session.backend().as_ref()
+    }
+
+    /// The content id of the image at `address`, after rewrites; pulled when missing.
+    #[instrument(skip(self), err(level = "debug"))]
+    pub async fn resolve_image(&self, address: &str) -> Result<ImageId, Error> {
+        if address.trim().is_empty() {
+            return Err(Error::InvalidArgument("the image address is empty".into()));
+        }
+        if let Some(id) = lock(&self.resolved).get(address) {
+            return Ok(id.clone());
+        }
+        let reference = self.images.rewrite(address);
+        let id = self
+            .backend()
+            .resolve_image(&reference, self.progress.as_ref())
+            .await?;
+        lock(&self.resolved).insert(address.to_string(), id.clone());
+        Ok(id)
+    }
+
+    /// The ids of every image `spec` and the services it binds start from.
+    pub async fn resolve_images(&self, spec: &ContainerSpec) -> Result<ResolvedImages, Error> {
+        let mut images = ResolvedImages::new();
+        for address in spec.image_addresses() {
+            if !images.contains_key(address) {
+                let id = self.resolve_image(address).await?;
+                images.insert(address.to_string(), id.0);
+            }
+        }
+        Ok(images)
+    }
+
+    /// The digest of `spec`: its resolved images and every operation.
+    pub async fn digest(&self, spec: &ContainerSpec) -> Result<Digest, Error> {
+        Ok(spec.digest(&self.resolve_images(spec).await?))
+    }
+
+    /// Runs every exec step of `spec` (from the cache where possible).
+    #[instrument(skip_all, fields(image = spec.address()), err(level = "debug"))]
+    pub async fn evaluate(&self, spec: &ContainerSpec) -> Result<Evaluation, Error> {
+        let images = self.resolve_images(spec).await?;
+        let digests = spec.prefix_digests(&images);
+        let mut image = self.resolve_image(spec.address()).await?;
+        let mut last_exec: Option<(Vec<String>, StepOutput)> = None;
+        for stage in spec.stages() {
+            let Some(args) = &stage.exec else {
+                return Ok(Evaluation {
+                    image,
+                    last_exec,
+                    tail: stage,
+                });
+            };
+            // A later step cannot start from a failed one.
+            if let Some((args, output)) = &last_exec {
+                check_exit(args, output)?;
+            }
+            if args.is_empty() {
+                return Err(Error::InvalidArgument(
+                    "with-exec needs at least one argument".into(),
+                ));
+            }
+            if let Some((alias, _)) = stage.config.service_bindings.first() {
+                return Err(Error::NotSupported(format!(
+                    "the service bound as `{alias}`: this berth does not run services yet"
+                )));
+            }
+            let key = digests[stage.ops_end];
+            let output = self.run_step(key, &image, &stage, args).await?;
+            if let Some(snapshot) = &output.snapshot {
+                image = snapshot.clone();
+            }
+            last_exec = Some((args.to_vec(), output));
+        }
+        // `stages()` always ends with a tail stage, so the loop returns.
+        Err(Error::InvalidArgument(
+            "the pipeline has no tail stage".into(),
+        ))
+    }
+
+    /// The contents of the file at `path` after the pipeline.
+    pub async fn file(&self, spec: &ContainerSpec, path: &str) -> Result<Vec<u8>, Error> {
+        if path.is_empty() {
+            return Err(Error::InvalidArgument("the file path is empty".into()));
+        }
+        let evaluation = self.evaluate(spec).await?;
+        evaluation.check()?;
+        let absolute = if path.starts_with('/') {
+            path.to_string()
+        } else {
+            format!(
+                "{}/{path}",
+                evaluation.tail.config.workdir.as_deref().unwrap_or("")
+            )
+        };
+        let labels = self.session.labels();
+        Ok(self
+            .backend()
+            .read_file(
+                &evaluation.image,
+                &evaluation.tail.files,
+                &absolute,
+                &labels,
+            )
+            .await?)
+    }
+
+    /// One step, from the cache or run; concurrent identical steps run once.
+    async fn run_step(
+        &self,
+        key: Digest,
+        image: &ImageId,
+        stage: &Stage,
+        args: &[String],
+    ) -> Result<StepOutput, Error> {
+        let step_lock = lock(&self.step_locks).entry(key).or_default().clone();
+        let _running = step_lock.lock().await;
+        if let Some(output) = self.cache.get(&key)
+            && let Some(snapshot) = &output.snapshot
+            && self.backend().image_exists(snapshot).await?
+        {
+            tracing::debug!(step = %key, "exec cache hit");
+            return Ok(output);
+        }
+        let task = self.progress.begin(&format!("exec {}", args.join(" ")));
+        let labels = self.session.labels().with(LABEL_DIGEST, &key.to_hex());
+        let run = StepRun {
+            image,
+            args,
+            config: &stage.config,
+            files: &stage.files,
+            labels: &labels,
+        };
+        let output = match self.backend().run_step(&run).await {
+            Ok(output) => output,
+            Err(e) => {
+                task.finish("failed");
+                return Err(e.into());
+            }
+        };
+        task.finish(&format!("exit {}", output.exit_code));
+        if output.snapshot.is_some() {
+            self.cache.put(&key, &output)?;
+        }
+        Ok(output)
+    }
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,164 @@
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tracing::instrument;
+use wasmtime::Store;
+use wasmtime::component::types::ComponentItem;
+use wasmtime::component::{Component, InstancePre, Val};
+
+use super::Error;
+use super::runtime::Runtime;
+use super::signature::{FunctionSignature, exported_functions};
+use super::state::{CallState, HostContext};
+use super::values::{self, OutputFormat};
+use crate::wasm::bindings::berth::core::types;
+
+/// Import names a plugin may use: berth's own contract and the WASI berth links.
+const ALLOWED_IMPORT_PREFIXES: &[&str] = &["berth:core/", "wasi:"];
+
+/// A loaded, validated and linked plugin.
+pub struct Plugin {
+    path: PathBuf,
+    pre: InstancePre<CallState>,
+    functions: Vec<FunctionSignature>,
+}
+
+/// What a call produced, ready to show.
+#[derive(Debug)]
+pub enum CallOutput {
+    /// The result as text (a string as it is, other values as WAVE or JSON).
+    Value(String),
+    /// The function returned `result::err` with a berth error.
+    Failed(types::Error),
+    /// The function returns nothing.
+    Nothing,
+}
+
+impl Plugin {
+    pub(super) fn new(runtime: &Runtime, path: &Path, bytes: &[u8]) -> Result<Plugin, Error> {
+        let path = path.to_path_buf();
+        if !wasmparser::Parser::is_component(bytes) {
+            return Err(if wasmparser::Parser::is_core_wasm(bytes) {
+                Error::CoreModule { path }
+            } else {
+                Error::NotWasm { path }
+            });
+        }
+        let component = runtime
+            .component_cache()
+            .load(runtime.engine(), bytes)
+            .map_err(|e| Error::InvalidComponent {
+                path: path.clone(),
+                message: format!("{e:#}"),
+            })?;
+        check_imports(&path, runtime, &component)?;
+        let pre = runtime
+            .linker()
+            .instantiate_pre(&component)
+            .map_err(|e| Error::Link {
+                path: path.clone(),
+                message: format!("{e:#}"),
+            })?;
+        let functions = exported_functions(bytes).unwrap_or_default();
+        Ok(Plugin {
+            path,
+            pre,
+            functions,
+        })
+    }
+
+    /// The file the plugin was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The exported functions with their WIT signatures.
+    pub fn functions(&self) -> &[FunctionSignature] {
+        &self.functions
+    }
+
+    /// The signature of `function`, or an error listing the functions there are.
+    pub fn signature(&self, function: &str) -> Result<&FunctionSignature, Error> {
+        self.functions
+            .iter()
+            .find(|f| f.name == function)
+            .ok_or_else(|| Error::UnknownFunction {
+                name: function.to_string(),
+                plugin: self.path.display().to_string(),
+                available: self.functions.iter().map(|f| f.name.clone()).collect(),
+            })
+    }
+
+    /// Calls `function` with `--name value` arguments, within the policy's deadline.
+    #[instrument(skip(self, host, args), fields(plugin = %self.path.display()), err(level = "debug"))]
+    pub async fn call(
+        &self,
+        host: Arc<HostContext>,
+        function: &str,
+        args: &[String],
+        format: OutputFormat,
+    ) -> Result<CallOutput, Error> {
+        self.signature(function)?;
+        let timeout = host.policy.limits.timeout;
+        let mut store = Store::new(self.pre.engine(), CallState::new(host, function));
+        store.limiter(|state| &mut state.limits);
+        store.epoch_deadline_async_yield_and_update(1);
+        let trap = |e: wasmtime::Error| Error::Trap {
+            function: function.to_string(),
+            message: format!("{e:#}"),
+        };
+        let call = async {
+            let instance = self.pre.instantiate_async(&mut store).await.map_err(trap)?;
+            let func = instance
+                .get_func(&mut store, function)
+                .ok_or_else(|| Error::Trap {
+                    function: function.to_string(),
+                    message: "the component's type lists it but the instance does not export it"
+                        .into(),
+                })?;
+            let ty = func.ty(&store);
+            let params: Vec<_> = ty
+                .params()
+                .map(|(name, ty)| (name.to_string(), ty))
+                .collect();
+            let arguments = values::parse_arguments(function, args, &params, &mut store)?;
+            let result_type = ty.results().next();
+            let mut results = vec![Val::Bool(false); ty.results().len()];
+            func.call_async(&mut store, &arguments, &mut results)
+                .await
+                .map_err(trap)?;
+            match (results.pop(), result_type) {
+                (Some(value), Some(ty)) => values::render(value, &ty, format, &mut store).await,
+                _ => Ok(CallOutput::Nothing),
+            }
+        };
+        match tokio::time::timeout(timeout, call).await {
+            Ok(output) => output,
+            Err(_) => Err(Error::Timeout {
+                function: function.to_string(),
+                seconds: timeout.as_secs(),
+            }),
+        }
+    }
+}
+
+fn check_imports(path: &Path, runtime: &Runtime, component: &Component) -> Result<(), Error> {
+    let ty = component.component_type();
+    for (name, import) in ty.imports(runtime.engine()) {
+        // A world-level `use` imports a type under a bare name; it names a type
+        // of an allowed interface and brings no capability of its own.
+        if matches!(
+            import.ty,
+            ComponentItem::Type(_) | ComponentItem::Resource(_)
+        ) {
+            continue;
+        }
+        if !ALLOWED_IMPORT_PREFIXES.iter().any(|p| name.starts_with(p)) {
+            return Err(Error::ForeignImport {
+                path: path.to_path_buf(),
+                import: name.to_string(),
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! `cargo xtask`: build plugins and local images, run the demo and the tests.
+
+mod engine;
+mod images;
+mod plugins;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  build-plugins   build every plugin under plugins/ into target/plugins/NAME.wasm
+  images          build the local base images (busybox, python, mariadb) when missing
+  demo            set everything up and call a plugin function that runs a container
+  test            set everything up and run every test";
+
+fn main() -> Result<()> {
+    let command = std::env::args().nth(1).unwrap_or_default();
+    match command.as_str() {
+        "build-plugins" => plugins::build(),
+        "images" => {
+            engine::ensure_running()?;
+            images::build_missing()
+        }
+        "demo" => demo(),
+        "test" => test(),
+        _ => {
+            eprintln!("{USAGE}");
+            bail!("unknown command `{command}`")
+        }
+    }
+}
+
+/// The repository root (the parent of xtask/).
+fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// Runs a command in the repository root, failing when it fails.
+fn run(command: &mut Command) -> Result<()> {
+    let shown = format!("{command:?}");
+    let status = command
+        .current_dir(root())
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+}
+
+fn set_up() -> Result<()> {
+    plugins::build()?;
+    engine::ensure_running()?;
+    images::build_missing()
+}
+
+fn demo() -> Result<()> {
+    set_up()?;
+    run(cargo().args(["build", "--quiet", "--package", "berth"]))?;
+    let berth = root().join("target/debug/berth");
+    let hello = root().join("target/plugins/hello.wasm");
+    println!("$ berth functions target/plugins/hello.wasm");
+    run(Command::new(&berth).arg("functions").arg(&hello))?;
+    println!("$ berth call target/plugins/hello.wasm echo --msg 'hello from a container'");
+    run(Command::new(&berth).arg("call").arg(&hello).args([
+        "echo",
+        "--msg",
+        "hello from a container",
+    ]))
+}
+
+fn test() -> Result<()> {
+    set_up()?;
+    run(cargo().args(["test", "--workspace", "--", "--test-threads=4"]))
+}
