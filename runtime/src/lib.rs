@@ -12,10 +12,12 @@
 //! - [`policy`] is `berth.toml`, validated once.
 //!
 //! ```
-//! use berth::spec::{ContainerSpec, Op};
+//! use berth::spec::{ContainerSpec, Op, ResolvedImages};
 //! // Building a pipeline is pure: nothing runs until it is evaluated.
 //! let spec = ContainerSpec::new("busybox").with(Op::Exec(vec!["echo".into(), "hi".into()].into()));
-//! assert_eq!(spec.digest("sha256:1"), spec.digest("sha256:1"));
+//! // Its digest covers the image's content id, once the evaluator has resolved it.
+//! let images = ResolvedImages::from([("busybox".to_string(), "sha256:1".to_string())]);
+//! assert_eq!(spec.digest(&images), spec.digest(&images));
 //! ```
 
 pub mod backend;

@@ -42,3 +42,42 @@ fn answers() -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// The address of the local registry the pull tests push to.
+pub const REGISTRY: &str = "127.0.0.1:5000";
+
+/// Starts Debian's docker-registry on 127.0.0.1:5000 when nothing listens there.
+pub fn ensure_registry() -> Result<()> {
+    if std::net::TcpStream::connect(REGISTRY).is_ok() {
+        return Ok(());
+    }
+    if Command::new("docker-registry").arg("--version").output().is_err() {
+        crate::run(Command::new("apt-get").args(["install", "-y", "docker-registry"]))?;
+    }
+    let dir = crate::root().join("target/registry");
+    std::fs::create_dir_all(dir.join("data"))?;
+    let config = dir.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {REGISTRY}\n",
+            dir.join("data").display()
+        ),
+    )?;
+    eprintln!("xtask: starting docker-registry on {REGISTRY}");
+    let log = std::fs::File::create(dir.join("registry.log"))?;
+    Command::new("docker-registry")
+        .arg("serve")
+        .arg(&config)
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
+        .spawn()?;
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        if std::net::TcpStream::connect(REGISTRY).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("docker-registry did not listen on {REGISTRY} within 30s; see target/registry/registry.log")
+}

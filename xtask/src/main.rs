@@ -80,5 +80,6 @@ fn demo() -> Result<()> {
 
 fn test() -> Result<()> {
     set_up()?;
-    run(cargo().args(["test", "--workspace", "--", "--test-threads=4"]))
+    engine::ensure_registry()?;
+    run(cargo().args(["test", "--workspace", "--no-fail-fast", "--", "--test-threads=4"]))
 }

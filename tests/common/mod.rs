@@ -1,0 +1,182 @@
+//! What every integration test needs: the real plugins, the real engine, and
+//! a session of its own that is checked for leftovers when the test ends.
+
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("runtime/ has a parent")
+        .to_path_buf()
+}
+
+/// A plugin built by `cargo xtask build-plugins`.
+pub fn plugin(name: &str) -> PathBuf {
+    let path = root().join("target/plugins").join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo xtask build-plugins` (or `cargo xtask test`)",
+        path.display()
+    );
+    path
+}
+
+/// A fresh value for making pipelines nobody ran before.
+pub fn nonce() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{:x}{:x}", nanos, std::process::id())
+}
+
+/// One test's session: berth processes run under its label, and dropping it
+/// asserts that nothing with that label is left (and removes what is).
+pub struct TestSession {
+    pub id: String,
+    cache_dir: PathBuf,
+    started: u64,
+}
+
+impl TestSession {
+    pub fn new(test: &str) -> Self {
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        TestSession {
+            id: format!("test-{test}-{}", nonce()),
+            cache_dir: root().join("target/test-cache"),
+            started,
+        }
+    }
+
+    /// A `berth` command in this session, with the repository's berth.toml.
+    pub fn berth(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
+        command
+            .current_dir(root())
+            .env("BERTH_SESSION", &self.id)
+            .env("BERTH_CACHE_DIR", &self.cache_dir)
+            .env_remove("BERTH_LOG");
+        command
+    }
+
+    /// Runs `berth ARGS` and returns what it did.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.berth().args(args).output().expect("berth runs")
+    }
+
+    /// Runs `berth call PLUGIN FUNCTION ARGS` and returns stdout, failing the test on error.
+    pub fn call_ok(&self, plugin_name: &str, function: &str, args: &[&str]) -> String {
+        let output = self.call(plugin_name, function, args);
+        assert!(
+            output.status.success(),
+            "berth call {plugin_name} {function} {args:?} failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8 output")
+    }
+
+    /// Runs `berth call PLUGIN FUNCTION ARGS`.
+    pub fn call(&self, plugin_name: &str, function: &str, args: &[&str]) -> Output {
+        let plugin = plugin(plugin_name);
+        let mut all = vec!["call", plugin.to_str().expect("utf-8 path"), function];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
+    /// Containers created under this session since it began (removed ones included).
+    pub fn containers_created(&self) -> usize {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() + 1)
+            .unwrap_or(0);
+        let output = docker(&[
+            "events",
+            "--since",
+            &self.started.to_string(),
+            "--until",
+            &now.to_string(),
+            "--filter",
+            "type=container",
+            "--filter",
+            "event=create",
+            "--filter",
+            &format!("label=berth.session={}", self.id),
+            "--format",
+            "{{.ID}}",
+        ]);
+        output.lines().filter(|l| !l.trim().is_empty()).count()
+    }
+
+    /// Containers, networks and images that carry this session's label now.
+    pub fn leftovers(&self) -> Vec<String> {
+        let filter = format!("label=berth.session={}", self.id);
+        let mut left = Vec::new();
+        for (kind, args) in [
+            ("container", vec!["ps", "-aq", "--filter", &filter]),
+            ("network", vec!["network", "ls", "-q", "--filter", &filter]),
+        ] {
+            for id in docker(&args).lines().filter(|l| !l.trim().is_empty()) {
+                left.push(format!("{kind} {id}"));
+            }
+        }
+        left
+    }
+
+    /// Images that carry this session's label (exec-cache snapshots among them).
+    pub fn images(&self) -> Vec<String> {
+        let filter = format!("label=berth.session={}", self.id);
+        docker(&["images", "-q", "--filter", &filter])
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl Drop for TestSession {
+    fn drop(&mut self) {
+        let left = self.leftovers();
+        for entry in &left {
+            if let Some((kind, id)) = entry.split_once(' ') {
+                match kind {
+                    "container" => drop(docker(&["rm", "-f", id])),
+                    _ => drop(docker(&["network", "rm", id])),
+                }
+            }
+        }
+        if !std::thread::panicking() {
+            assert!(left.is_empty(), "session {} left {left:?}", self.id);
+        }
+    }
+}
+
+/// Runs the docker CLI and returns its stdout.
+pub fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker").args(args).output().expect("docker CLI runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// stderr of a finished command, as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Asserts a failure that ends with one clear `berth: error:` line and no panic.
+pub fn assert_clear_failure(output: &Output, expected: &str) {
+    let stderr = stderr(output);
+    assert!(!output.status.success(), "expected failure, got success:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "berth panicked:\n{stderr}");
+    let error_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("berth: error:")).collect();
+    assert_eq!(error_lines.len(), 1, "expected one error line:\n{stderr}");
+    assert!(
+        error_lines[0].contains(expected),
+        "expected `{expected}` in the error line:\n{stderr}"
+    );
+}

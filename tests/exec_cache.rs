@@ -1,0 +1,51 @@
+//! The exec cache and digests, across separate berth processes.
+
+mod common;
+
+use common::{TestSession, nonce};
+
+#[test]
+fn an_identical_pipeline_run_again_starts_no_container() {
+    let message = format!("cache-{}", nonce());
+    let first = TestSession::new("cache-miss");
+    assert_eq!(first.call_ok("hello", "echo", &["--msg", &message]), format!("{message}\n"));
+    assert_eq!(first.containers_created(), 1, "the first run runs the step");
+
+    let second = TestSession::new("cache-hit");
+    assert_eq!(second.call_ok("hello", "echo", &["--msg", &message]), format!("{message}\n"));
+    assert_eq!(second.containers_created(), 0, "the second run is a cache hit");
+}
+
+#[test]
+fn a_removed_snapshot_is_run_again() {
+    let message = format!("evicted-{}", nonce());
+    let first = TestSession::new("cache-evict");
+    first.call_ok("hello", "echo", &["--msg", &message]);
+    for image in first.images() {
+        common::docker(&["rmi", "-f", &image]);
+    }
+    let second = TestSession::new("cache-evicted");
+    assert_eq!(second.call_ok("hello", "echo", &["--msg", &message]), format!("{message}\n"));
+    assert_eq!(second.containers_created(), 1);
+}
+
+#[test]
+fn digests_are_stable_across_processes() {
+    let session = TestSession::new("digest-stable");
+    let args = ["--args", "echo", "--args", "same"];
+    let a = session.call_ok("pipelines", "digest-of", &args);
+    let b = session.call_ok("pipelines", "digest-of", &args);
+    assert_eq!(a, b);
+    assert_eq!(a.trim().len(), 64, "a blake3 hex digest: {a}");
+    assert_eq!(session.containers_created(), 0, "a digest runs nothing");
+}
+
+#[test]
+fn digests_differ_for_different_pipelines() {
+    let session = TestSession::new("digest-differs");
+    let a = session.call_ok("pipelines", "digest-of", &["--args", "echo", "--args", "a"]);
+    let b = session.call_ok("pipelines", "digest-of", &["--args", "echo", "--args", "b"]);
+    let joined = session.call_ok("pipelines", "digest-of", &["--args", "echo a"]);
+    assert_ne!(a, b);
+    assert_ne!(a, joined);
+}
