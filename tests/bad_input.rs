@@ -15,7 +15,11 @@ fn write_temp(name: &str, bytes: &[u8]) -> std::path::PathBuf {
 }
 
 fn assert_nothing_left(session: &TestSession) {
-    assert!(session.images().is_empty(), "images left: {:?}", session.images());
+    assert!(
+        session.images().is_empty(),
+        "images left: {:?}",
+        session.images()
+    );
     assert_eq!(session.containers_created(), 0);
 }
 
@@ -83,7 +87,24 @@ fn a_wrong_value_names_the_parameter_and_type() {
     let session = TestSession::new("wrong-value");
     let output = session.call("pipelines", "exit-code", &["--code", "three"]);
     assert_clear_failure(&output, "--code \"three\" is not a valid s32");
-    let output = session.call("pipelines", "describe", &["--text", "t", "--count", "1", "--ratio", "1", "--shade", "blue", "--items", "a", "--at", "{x: 1, y: 2}"]);
+    let output = session.call(
+        "pipelines",
+        "describe",
+        &[
+            "--text",
+            "t",
+            "--count",
+            "1",
+            "--ratio",
+            "1",
+            "--shade",
+            "blue",
+            "--items",
+            "a",
+            "--at",
+            "{x: 1, y: 2}",
+        ],
+    );
     assert_clear_failure(&output, "enum of red, green");
     assert_nothing_left(&session);
 }
@@ -98,7 +119,11 @@ fn a_stray_argument_is_refused() {
 #[test]
 fn an_image_that_exists_nowhere_is_image_not_found() {
     let session = TestSession::new("no-image");
-    let output = session.call("pipelines", "run-in", &["--base", "nonexistent.invalid/nothing:1", "--args", "true"]);
+    let output = session.call(
+        "pipelines",
+        "run-in",
+        &["--base", "nonexistent.invalid/nothing:1", "--args", "true"],
+    );
     assert_clear_failure(&output, "image-not-found");
     assert_nothing_left(&session);
 }
@@ -110,11 +135,24 @@ fn no_engine_is_a_clear_error_within_seconds() {
     let output = session
         .berth()
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .args(["call", plugin("hello").to_str().unwrap(), "echo", "--msg", "x"])
+        .args([
+            "call",
+            plugin("hello").to_str().unwrap(),
+            "echo",
+            "--msg",
+            "x",
+        ])
         .output()
         .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
-    assert_clear_failure(&output, "no Docker engine at unix:///nonexistent/docker.sock");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_clear_failure(
+        &output,
+        "no Docker engine at unix:///nonexistent/docker.sock",
+    );
 }
 
 #[test]
@@ -123,7 +161,13 @@ fn a_pure_function_needs_no_engine() {
     let output = session
         .berth()
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .args(["call", plugin("hello").to_str().unwrap(), "hello", "--name", "x"])
+        .args([
+            "call",
+            plugin("hello").to_str().unwrap(),
+            "hello",
+            "--name",
+            "x",
+        ])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", common::stderr(&output));
@@ -134,6 +178,14 @@ fn a_pure_function_needs_no_engine() {
 fn an_unknown_config_key_is_named() {
     let session = TestSession::new("bad-config");
     let config = write_temp("berth.toml", b"[limits]\ntimout = \"1s\"\n");
-    let output = session.run(&["--config", config.to_str().unwrap(), "call", plugin("hello").to_str().unwrap(), "hello", "--name", "x"]);
+    let output = session.run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "call",
+        plugin("hello").to_str().unwrap(),
+        "hello",
+        "--name",
+        "x",
+    ]);
     assert_clear_failure(&output, "timout");
 }

@@ -20,15 +20,31 @@ fn functions_names_resources_and_user_types() {
     let session = TestSession::new("functions-types");
     let output = session.run(&["functions", common::plugin("pipelines").to_str().unwrap()]);
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("run-in: func(base: borrow<container>, args: list<string>) -> result<string, error>\n"), "{text}");
-    assert!(text.contains("echo-all: func(count: u32) -> list<result<string, error>>\n"), "{text}");
-    assert!(text.contains("shade: color, maybe: option<u32>, items: list<string>, at: point) -> string\n"), "{text}");
+    assert!(
+        text.contains(
+            "run-in: func(base: borrow<container>, args: list<string>) -> result<string, error>\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("echo-all: func(count: u32) -> list<result<string, error>>\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "shade: color, maybe: option<u32>, items: list<string>, at: point) -> string\n"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
 fn a_string_result_is_printed_as_it_is() {
     let session = TestSession::new("pure");
-    assert_eq!(session.call_ok("hello", "hello", &["--name", "world"]), "Hello, world!\n");
+    assert_eq!(
+        session.call_ok("hello", "hello", &["--name", "world"]),
+        "Hello, world!\n"
+    );
 }
 
 #[test]
@@ -37,9 +53,29 @@ fn every_kind_of_parameter_maps_from_flags() {
     let out = session.call_ok(
         "pipelines",
         "describe",
-        &["--text", "hi there", "--flag", "--count", "3", "--ratio=0.5", "--shade", "green", "--maybe", "7", "--items", "a", "--items", "b", "--at", "{x: 1, y: -2}"],
+        &[
+            "--text",
+            "hi there",
+            "--flag",
+            "--count",
+            "3",
+            "--ratio=0.5",
+            "--shade",
+            "green",
+            "--maybe",
+            "7",
+            "--items",
+            "a",
+            "--items",
+            "b",
+            "--at",
+            "{x: 1, y: -2}",
+        ],
     );
-    assert_eq!(out, "text=hi there flag=true count=3 ratio=0.5 shade=Color::Green maybe=Some(7) items=[\"a\", \"b\"] at=(1,-2)\n");
+    assert_eq!(
+        out,
+        "text=hi there flag=true count=3 ratio=0.5 shade=Color::Green maybe=Some(7) items=[\"a\", \"b\"] at=(1,-2)\n"
+    );
 }
 
 #[test]
@@ -48,18 +84,48 @@ fn absent_options_and_switches_take_their_empty_values() {
     let out = session.call_ok(
         "pipelines",
         "describe",
-        &["--text", "t", "--count", "0", "--ratio", "1", "--shade", "red", "--items", "[\"x\", \"y\"]", "--at", "{x: 0, y: 0}"],
+        &[
+            "--text",
+            "t",
+            "--count",
+            "0",
+            "--ratio",
+            "1",
+            "--shade",
+            "red",
+            "--items",
+            "[\"x\", \"y\"]",
+            "--at",
+            "{x: 0, y: 0}",
+        ],
     );
-    assert_eq!(out, "text=t flag=false count=0 ratio=1 shade=Color::Red maybe=None items=[\"x\", \"y\"] at=(0,0)\n");
+    assert_eq!(
+        out,
+        "text=t flag=false count=0 ratio=1 shade=Color::Red maybe=None items=[\"x\", \"y\"] at=(0,0)\n"
+    );
 }
 
 #[test]
 fn other_results_print_as_wave_or_json() {
     let session = TestSession::new("results");
-    assert!(session.call_ok("pipelines", "chatter", &[]).ends_with("\n7\n"));
+    assert!(
+        session
+            .call_ok("pipelines", "chatter", &[])
+            .ends_with("\n7\n")
+    );
     let plugin = common::plugin("pipelines");
-    let output = session.run(&["call", "--json", plugin.to_str().unwrap(), "echo-all", "--count", "2"]);
-    assert_eq!(String::from_utf8_lossy(&output.stdout), "[{\"ok\":\"1\\n\"},{\"ok\":\"2\\n\"}]\n");
+    let output = session.run(&[
+        "call",
+        "--json",
+        plugin.to_str().unwrap(),
+        "echo-all",
+        "--count",
+        "2",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "[{\"ok\":\"1\\n\"},{\"ok\":\"2\\n\"}]\n"
+    );
 }
 
 #[test]

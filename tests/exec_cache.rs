@@ -8,12 +8,22 @@ use common::{TestSession, nonce};
 fn an_identical_pipeline_run_again_starts_no_container() {
     let message = format!("cache-{}", nonce());
     let first = TestSession::new("cache-miss");
-    assert_eq!(first.call_ok("hello", "echo", &["--msg", &message]), format!("{message}\n"));
+    assert_eq!(
+        first.call_ok("hello", "echo", &["--msg", &message]),
+        format!("{message}\n")
+    );
     assert_eq!(first.containers_created(), 1, "the first run runs the step");
 
     let second = TestSession::new("cache-hit");
-    assert_eq!(second.call_ok("hello", "echo", &["--msg", &message]), format!("{message}\n"));
-    assert_eq!(second.containers_created(), 0, "the second run is a cache hit");
+    assert_eq!(
+        second.call_ok("hello", "echo", &["--msg", &message]),
+        format!("{message}\n")
+    );
+    assert_eq!(
+        second.containers_created(),
+        0,
+        "the second run is a cache hit"
+    );
 }
 
 #[test]
@@ -25,7 +35,10 @@ fn a_removed_snapshot_is_run_again() {
         common::docker(&["rmi", "-f", &image]);
     }
     let second = TestSession::new("cache-evicted");
-    assert_eq!(second.call_ok("hello", "echo", &["--msg", &message]), format!("{message}\n"));
+    assert_eq!(
+        second.call_ok("hello", "echo", &["--msg", &message]),
+        format!("{message}\n")
+    );
     assert_eq!(second.containers_created(), 1);
 }
 

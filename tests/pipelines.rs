@@ -7,7 +7,11 @@ use common::{TestSession, assert_clear_failure, stderr};
 #[test]
 fn new_file_is_written_with_its_permissions() {
     let session = TestSession::new("new-file");
-    let out = session.call_ok("pipelines", "file-roundtrip", &["--contents", "abc", "--permissions", "384"]);
+    let out = session.call_ok(
+        "pipelines",
+        "file-roundtrip",
+        &["--contents", "abc", "--permissions", "384"],
+    );
     assert_eq!(out, "600\nabc\n");
     let default = session.call_ok("pipelines", "file-roundtrip", &["--contents", "xyz"]);
     assert_eq!(default, "644\nxyz\n");
@@ -16,14 +20,21 @@ fn new_file_is_written_with_its_permissions() {
 #[test]
 fn env_variable_and_workdir_reach_the_command() {
     let session = TestSession::new("env-workdir");
-    let out = session.call_ok("pipelines", "env-and-workdir", &["--value", "hello world", "--workdir", "/srv/app"]);
+    let out = session.call_ok(
+        "pipelines",
+        "env-and-workdir",
+        &["--value", "hello world", "--workdir", "/srv/app"],
+    );
     assert_eq!(out, "hello world /srv/app\n");
 }
 
 #[test]
 fn exec_arguments_follow_the_entrypoint() {
     let session = TestSession::new("entrypoint");
-    assert_eq!(session.call_ok("pipelines", "entrypoint", &["--arg", "X"]), "entry: X\n");
+    assert_eq!(
+        session.call_ok("pipelines", "entrypoint", &["--arg", "X"]),
+        "entry: X\n"
+    );
 }
 
 #[test]
@@ -35,8 +46,14 @@ fn each_step_starts_from_the_previous_snapshot() {
 #[test]
 fn exit_code_returns_a_non_zero_code() {
     let session = TestSession::new("exit-code");
-    assert_eq!(session.call_ok("pipelines", "exit-code", &["--code", "3"]), "3\n");
-    assert_eq!(session.call_ok("pipelines", "exit-code", &["--code", "0"]), "0\n");
+    assert_eq!(
+        session.call_ok("pipelines", "exit-code", &["--code", "3"]),
+        "3\n"
+    );
+    assert_eq!(
+        session.call_ok("pipelines", "exit-code", &["--code", "0"]),
+        "0\n"
+    );
 }
 
 #[test]
@@ -46,21 +63,33 @@ fn stdout_of_a_failed_command_is_exec_failed_with_code_and_output() {
     assert_clear_failure(&output, "exec-failed");
     let stderr = stderr(&output);
     assert!(stderr.contains("exited with code 4"), "{stderr}");
-    assert!(stderr.contains("| err"), "the command's stderr is shown:\n{stderr}");
+    assert!(
+        stderr.contains("| err"),
+        "the command's stderr is shown:\n{stderr}"
+    );
     assert_eq!(output.status.code(), Some(1));
 }
 
 #[test]
 fn stderr_is_captured_apart_from_stdout() {
     let session = TestSession::new("stderr");
-    assert_eq!(session.call_ok("pipelines", "stderr-of", &["--text", "oops"]), "oops\n");
+    assert_eq!(
+        session.call_ok("pipelines", "stderr-of", &["--text", "oops"]),
+        "oops\n"
+    );
 }
 
 #[test]
 fn file_reads_what_steps_and_later_files_wrote() {
     let session = TestSession::new("file");
-    assert_eq!(session.call_ok("pipelines", "read-file", &["--path", "/out/file.txt"]), "made\n");
-    assert_eq!(session.call_ok("pipelines", "read-file", &["--path", "/out/later.txt"]), "written after\n");
+    assert_eq!(
+        session.call_ok("pipelines", "read-file", &["--path", "/out/file.txt"]),
+        "made\n"
+    );
+    assert_eq!(
+        session.call_ok("pipelines", "read-file", &["--path", "/out/later.txt"]),
+        "written after\n"
+    );
 }
 
 #[test]
@@ -75,7 +104,11 @@ fn file_that_does_not_exist_is_a_clear_error() {
 #[test]
 fn a_container_parameter_takes_an_image_address() {
     let session = TestSession::new("container-param");
-    let out = session.call_ok("pipelines", "run-in", &["--base", "busybox", "--args", "echo", "--args", "hi"]);
+    let out = session.call_ok(
+        "pipelines",
+        "run-in",
+        &["--base", "busybox", "--args", "echo", "--args", "hi"],
+    );
     assert_eq!(out, "hi\n");
 }
 
@@ -89,5 +122,8 @@ fn several_containers_evaluate_at_once() {
 #[test]
 fn hello_echo_runs_a_container() {
     let session = TestSession::new("hello-echo");
-    assert_eq!(session.call_ok("hello", "echo", &["--msg", "from a container"]), "from a container\n");
+    assert_eq!(
+        session.call_ok("hello", "echo", &["--msg", "from a container"]),
+        "from a container\n"
+    );
 }

@@ -7,6 +7,7 @@
 //! - [`wasm`] loads components, links the host side of the WIT and calls exports;
 //! - [`spec`] holds the immutable values guests build, and their digests;
 //! - [`pipeline`] evaluates container pipelines with the exec cache;
+//! - [`services`] starts, shares, health-checks and stops services;
 //! - [`backend`] is the only place that speaks to the engine;
 //! - [`session`] labels and tears down what one run made;
 //! - [`policy`] is `berth.toml`, validated once.
@@ -24,6 +25,7 @@ pub mod backend;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;
+pub mod services;
 pub mod session;
 pub mod spec;
 pub mod wasm;

@@ -10,6 +10,10 @@
 //! [limits]
 //! timeout = "30s"      # wall-clock deadline of one call
 //! memory = "256MiB"    # linear memory a plugin may grow to
+//!
+//! [services]
+//! grace = "10s"            # how long an unused service keeps running
+//! health_timeout = "60s"   # how long a service may take to become healthy
 //! ```
 
 use std::collections::BTreeMap;
@@ -45,6 +49,25 @@ pub enum PolicyError {
 pub struct Policy {
     pub images: ImagePolicy,
     pub limits: Limits,
+    pub services: ServiceDefaults,
+}
+
+/// How services live and are checked, unless a service says otherwise.
+#[derive(Clone, Debug)]
+pub struct ServiceDefaults {
+    /// How long a service nobody uses keeps running before it stops.
+    pub grace: Duration,
+    /// How long a service may take to pass its health checks.
+    pub health_timeout: Duration,
+}
+
+impl Default for ServiceDefaults {
+    fn default() -> Self {
+        ServiceDefaults {
+            grace: Duration::from_secs(10),
+            health_timeout: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Which image a reference really means.
@@ -137,6 +160,15 @@ struct ConfigFile {
     images: ImagesSection,
     #[serde(default)]
     limits: LimitsSection,
+    #[serde(default)]
+    services: ServicesSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ServicesSection {
+    grace: Option<String>,
+    health_timeout: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -186,9 +218,30 @@ impl ConfigFile {
                 ));
             }
         }
+        let service_defaults = ServiceDefaults::default();
+        let grace = match self.services.grace {
+            Some(text) => parse_duration(&text).map_err(|m| invalid("services.grace", m))?,
+            None => service_defaults.grace,
+        };
+        let health_timeout = match self.services.health_timeout {
+            Some(text) => {
+                parse_duration(&text).map_err(|m| invalid("services.health_timeout", m))?
+            }
+            None => service_defaults.health_timeout,
+        };
+        if health_timeout.is_zero() {
+            return Err(invalid(
+                "services.health_timeout",
+                "must be greater than zero".into(),
+            ));
+        }
         Ok(Policy {
             images: ImagePolicy::with_rewrites(self.images.rewrite),
             limits: Limits { timeout, memory },
+            services: ServiceDefaults {
+                grace,
+                health_timeout,
+            },
         })
     }
 }

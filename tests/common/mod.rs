@@ -159,7 +159,10 @@ impl Drop for TestSession {
 
 /// Runs the docker CLI and returns its stdout.
 pub fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker").args(args).output().expect("docker CLI runs");
+    let output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI runs");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -171,9 +174,15 @@ pub fn stderr(output: &Output) -> String {
 /// Asserts a failure that ends with one clear `berth: error:` line and no panic.
 pub fn assert_clear_failure(output: &Output, expected: &str) {
     let stderr = stderr(output);
-    assert!(!output.status.success(), "expected failure, got success:\n{stderr}");
+    assert!(
+        !output.status.success(),
+        "expected failure, got success:\n{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "berth panicked:\n{stderr}");
-    let error_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("berth: error:")).collect();
+    let error_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("berth: error:"))
+        .collect();
     assert_eq!(error_lines.len(), 1, "expected one error line:\n{stderr}");
     assert!(
         error_lines[0].contains(expected),

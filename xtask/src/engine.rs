@@ -51,7 +51,11 @@ pub fn ensure_registry() -> Result<()> {
     if std::net::TcpStream::connect(REGISTRY).is_ok() {
         return Ok(());
     }
-    if Command::new("docker-registry").arg("--version").output().is_err() {
+    if Command::new("docker-registry")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
         crate::run(Command::new("apt-get").args(["install", "-y", "docker-registry"]))?;
     }
     let dir = crate::root().join("target/registry");
@@ -79,5 +83,7 @@ pub fn ensure_registry() -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    bail!("docker-registry did not listen on {REGISTRY} within 30s; see target/registry/registry.log")
+    bail!(
+        "docker-registry did not listen on {REGISTRY} within 30s; see target/registry/registry.log"
+    )
 }

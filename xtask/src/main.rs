@@ -1,5 +1,6 @@
 //! `cargo xtask`: build plugins and local images, run the demo and the tests.
 
+mod bench;
 mod engine;
 mod images;
 mod plugins;
@@ -15,7 +16,8 @@ commands:
   build-plugins   build every plugin under plugins/ into target/plugins/NAME.wasm
   images          build the local base images (busybox, python, mariadb) when missing
   demo            set everything up and call a plugin function that runs a container
-  test            set everything up and run every test";
+  test            set everything up and run every test
+  bench           set everything up, measure, and write BENCHMARKS.md";
 
 fn main() -> Result<()> {
     let command = std::env::args().nth(1).unwrap_or_default();
@@ -27,6 +29,10 @@ fn main() -> Result<()> {
         }
         "demo" => demo(),
         "test" => test(),
+        "bench" => {
+            set_up()?;
+            bench::bench()
+        }
         _ => {
             eprintln!("{USAGE}");
             bail!("unknown command `{command}`")
@@ -81,5 +87,11 @@ fn demo() -> Result<()> {
 fn test() -> Result<()> {
     set_up()?;
     engine::ensure_registry()?;
-    run(cargo().args(["test", "--workspace", "--no-fail-fast", "--", "--test-threads=4"]))
+    run(cargo().args([
+        "test",
+        "--workspace",
+        "--no-fail-fast",
+        "--",
+        "--test-threads=4",
+    ]))
 }

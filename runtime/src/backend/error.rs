@@ -28,6 +28,10 @@ pub enum Error {
     #[error("`{path}` is a directory, not a file")]
     NotAFile { path: String },
 
+    /// A service container a running container depends on exited first.
+    #[error("service container {container} exited with code {exit_code} while a client used it")]
+    DependencyExited { container: String, exit_code: i64 },
+
     /// The engine refused a request; `message` is its own words.
     #[error("{action}: the engine answered {status}: {message}")]
     Engine {

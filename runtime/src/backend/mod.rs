@@ -30,6 +30,53 @@ pub struct StepRun<'a> {
     pub files: &'a [NewFile],
     /// Labels for the step container and its snapshot.
     pub labels: &'a Labels,
+    /// Where the step's bound services are reachable.
+    pub network: Option<&'a ServiceNetwork<'a>>,
+}
+
+/// How a container reaches the services it binds.
+#[derive(Clone, Debug)]
+pub struct ServiceNetwork<'a> {
+    /// The network the services are on.
+    pub network: &'a str,
+    /// `(alias, ip)` host entries: each binding alias to its service's address.
+    pub hosts: &'a [(String, String)],
+    /// Service containers the container depends on: if one exits first, the
+    /// container is stopped and the run fails with [`Error::DependencyExited`].
+    pub dependencies: &'a [String],
+}
+
+/// A service container to start.
+#[derive(Clone, Debug)]
+pub struct ServiceRun<'a> {
+    pub image: &'a ImageId,
+    /// The command; the image's default when `None`.
+    pub args: Option<&'a [String]>,
+    pub config: &'a RunConfig,
+    pub files: &'a [NewFile],
+    /// The network it joins, and the DNS name it answers to there.
+    pub network: &'a ServiceNetwork<'a>,
+    pub hostname: &'a str,
+    pub labels: &'a Labels,
+}
+
+/// A started service container.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceContainer {
+    pub id: String,
+    /// Its address on the service network.
+    pub ip: String,
+}
+
+/// Whether a container still runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContainerState {
+    Running,
+    Exited {
+        exit_code: i64,
+    },
+    /// Removed (or never existed).
+    Gone,
 }
 
 /// What an exec step left behind.
@@ -83,4 +130,22 @@ pub trait ContainerBackend: Send + Sync {
 
     /// Removes every container and network that carries `berth.session=<session>`.
     async fn remove_session_objects(&self, session: &str) -> Result<(), Error>;
+
+    /// Creates the network (bridge, with DNS) unless it exists.
+    async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<(), Error>;
+
+    /// Creates and starts a long-running service container.
+    async fn start_service(&self, run: &ServiceRun<'_>) -> Result<ServiceContainer, Error>;
+
+    /// Whether the container runs, exited (with its code), or is gone.
+    async fn container_state(&self, id: &str) -> Result<ContainerState, Error>;
+
+    /// The last `tail` lines (all when `None`) of the container's stdout and stderr.
+    async fn container_logs(&self, id: &str, tail: Option<u32>) -> Result<String, Error>;
+
+    /// Runs a command inside a running container and returns its exit code.
+    async fn exec_in(&self, id: &str, args: &[String]) -> Result<i64, Error>;
+
+    /// Stops (SIGTERM, then SIGKILL after a few seconds; at once when `kill`) and removes a container.
+    async fn stop_container(&self, id: &str, kill: bool) -> Result<(), Error>;
 }

@@ -7,6 +7,7 @@ use berth::backend::docker::DockerBackend;
 use berth::pipeline::{Evaluator, ExecCache};
 use berth::policy::Policy;
 use berth::progress::StderrProgress;
+use berth::services::ServiceManager;
 use berth::session::Session;
 use berth::wasm::{CallOutput, HostContext, OutputFormat, Runtime};
 
@@ -48,7 +49,7 @@ impl CallArgs {
             Arc::new(StderrProgress::new()),
         );
         let host = Arc::new(HostContext {
-            evaluator: Arc::new(evaluator),
+            services: ServiceManager::new(Arc::new(evaluator), policy.services.clone()),
             policy,
         });
         let format = if self.json {

@@ -23,9 +23,42 @@ pub enum Error {
     #[error("{0}")]
     InvalidArgument(String),
 
-    /// The pipeline uses something this berth cannot do yet.
-    #[error("not supported: {0}")]
-    NotSupported(String),
+    /// A service exited (before it was healthy, or while a client used it).
+    #[error("service {service} exited with code {exit_code}{}", log_suffix(logs))]
+    ServiceExited {
+        service: String,
+        exit_code: i64,
+        logs: String,
+    },
+
+    /// A service answered its health check, but not as required.
+    #[error(
+        "service {service} is unhealthy: {probe}: {message}{}",
+        log_suffix(logs)
+    )]
+    Unhealthy {
+        service: String,
+        probe: String,
+        message: String,
+        logs: String,
+    },
+
+    /// A service did not pass its health check in time.
+    #[error(
+        "service {service} was not healthy within {seconds}s: {probe}: {message}{}",
+        log_suffix(logs)
+    )]
+    HealthTimeout {
+        service: String,
+        probe: String,
+        message: String,
+        seconds: u64,
+        logs: String,
+    },
+
+    /// A service operation that needs a running service found none.
+    #[error("service {0} is not running (start it, or bind it to a container)")]
+    ServiceNotRunning(String),
 
     /// The engine failed.
     #[error(transparent)]
@@ -45,4 +78,13 @@ fn stderr_suffix(stderr: &str) -> String {
         Some(line) => format!(": {line}"),
         None => String::new(),
     }
+}
+
+fn log_suffix(logs: &str) -> String {
+    if logs.trim().is_empty() {
+        return "; it logged nothing".to_string();
+    }
+    let lines: Vec<&str> = logs.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(10)..];
+    format!("; last log lines:\n  {}", tail.join("\n  "))
 }

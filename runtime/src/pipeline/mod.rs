@@ -4,6 +4,7 @@
 //! A step's result is stored under the step's digest, so an identical
 //! pipeline, in this process or a later one, starts no container.
 
+mod binder;
 mod cache;
 mod error;
 
@@ -12,11 +13,15 @@ use std::sync::{Arc, Mutex};
 
 use tracing::instrument;
 
-use crate::backend::{ContainerBackend, ImageId, LABEL_DIGEST, ProgressSink, StepOutput, StepRun};
+use crate::backend::{
+    self, ContainerBackend, ImageId, LABEL_DIGEST, ProgressSink, ServiceNetwork, StepOutput,
+    StepRun,
+};
 use crate::policy::ImagePolicy;
 use crate::session::Session;
 use crate::spec::{ContainerSpec, Digest, ResolvedImages, Stage};
 
+pub use binder::{BoundServices, ServiceBinder};
 pub use cache::ExecCache;
 pub use error::Error;
 
@@ -89,12 +94,18 @@ impl Evaluator {
         }
     }
 
+    /// Where progress of long work is shown.
+    pub fn progress(&self) -> &Arc<dyn ProgressSink> {
+        &self.progress
+    }
+
     /// The session this evaluator runs in.
     pub fn session(&self) -> &Arc<Session> {
         &self.session
     }
 
-    fn backend(&self) -> &dyn ContainerBackend {
+    /// The engine the session runs on.
+    pub fn backend(&self) -> &dyn ContainerBackend {
         self.session.backend().as_ref()
     }
 
@@ -133,9 +144,14 @@ impl Evaluator {
         Ok(spec.digest(&self.resolve_images(spec).await?))
     }
 
-    /// Runs every exec step of `spec` (from the cache where possible).
+    /// Runs every exec step of `spec` (from the cache where possible);
+    /// `binder` starts the services steps bind.
     #[instrument(skip_all, fields(image = spec.address()), err(level = "debug"))]
-    pub async fn evaluate(&self, spec: &ContainerSpec) -> Result<Evaluation, Error> {
+    pub async fn evaluate(
+        &self,
+        spec: &ContainerSpec,
+        binder: &dyn ServiceBinder,
+    ) -> Result<Evaluation, Error> {
         let images = self.resolve_images(spec).await?;
         let digests = spec.prefix_digests(&images);
         let mut image = self.resolve_image(spec.address()).await?;
@@ -157,13 +173,8 @@ impl Evaluator {
                     "with-exec needs at least one argument".into(),
                 ));
             }
-            if let Some((alias, _)) = stage.config.service_bindings.first() {
-                return Err(Error::NotSupported(format!(
-                    "the service bound as `{alias}`: this berth does not run services yet"
-                )));
-            }
             let key = digests[stage.ops_end];
-            let output = self.run_step(key, &image, &stage, args).await?;
+            let output = self.run_step(key, &image, &stage, args, binder).await?;
             if let Some(snapshot) = &output.snapshot {
                 image = snapshot.clone();
             }
@@ -176,11 +187,16 @@ impl Evaluator {
     }
 
     /// The contents of the file at `path` after the pipeline.
-    pub async fn file(&self, spec: &ContainerSpec, path: &str) -> Result<Vec<u8>, Error> {
+    pub async fn file(
+        &self,
+        spec: &ContainerSpec,
+        path: &str,
+        binder: &dyn ServiceBinder,
+    ) -> Result<Vec<u8>, Error> {
         if path.is_empty() {
             return Err(Error::InvalidArgument("the file path is empty".into()));
         }
-        let evaluation = self.evaluate(spec).await?;
+        let evaluation = self.evaluate(spec, binder).await?;
         evaluation.check()?;
         let absolute = if path.starts_with('/') {
             path.to_string()
@@ -203,12 +219,14 @@ impl Evaluator {
     }
 
     /// One step, from the cache or run; concurrent identical steps run once.
+    /// Its bound services run only when the step itself has to run.
     async fn run_step(
         &self,
         key: Digest,
         image: &ImageId,
         stage: &Stage,
         args: &[String],
+        binder: &dyn ServiceBinder,
     ) -> Result<StepOutput, Error> {
         let step_lock = lock(&self.step_locks).entry(key).or_default().clone();
         let _running = step_lock.lock().await;
@@ -219,17 +237,40 @@ impl Evaluator {
             tracing::debug!(step = %key, "exec cache hit");
             return Ok(output);
         }
+        let bound = binder.bind(&stage.config.service_bindings).await?;
         let task = self.progress.begin(&format!("exec {}", args.join(" ")));
         let labels = self.session.labels().with(LABEL_DIGEST, &key.to_hex());
+        let network = bound.network.as_deref().map(|network| ServiceNetwork {
+            network,
+            hosts: &bound.hosts,
+            dependencies: &bound.containers,
+        });
         let run = StepRun {
             image,
             args,
             config: &stage.config,
             files: &stage.files,
             labels: &labels,
+            network: network.as_ref(),
         };
         let output = match self.backend().run_step(&run).await {
             Ok(output) => output,
+            Err(backend::Error::DependencyExited {
+                container,
+                exit_code,
+            }) => {
+                task.finish("a bound service exited");
+                let logs = self
+                    .backend()
+                    .container_logs(&container, Some(20))
+                    .await
+                    .unwrap_or_default();
+                return Err(Error::ServiceExited {
+                    service: bound.name_of(&container),
+                    exit_code,
+                    logs,
+                });
+            }
             Err(e) => {
                 task.finish("failed");
                 return Err(e.into());

@@ -8,9 +8,11 @@ use wasmtime::{StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::guest_output::GuestOutput;
-use crate::pipeline::Evaluator;
+use std::collections::HashMap;
+
 use crate::policy::Policy;
-use crate::spec::{ContainerSpec, ServiceSpec};
+use crate::services::{Lease, ServiceManager};
+use crate::spec::{ContainerSpec, Digest, ServiceSpec};
 
 /// The host side of a guest's `container` resource.
 pub type ContainerHandle = ContainerSpec;
@@ -26,7 +28,7 @@ pub enum DirectoryHandle {}
 
 /// Everything the host functions of one call can reach.
 pub struct HostContext {
-    pub evaluator: Arc<Evaluator>,
+    pub services: Arc<ServiceManager>,
     pub policy: Arc<Policy>,
 }
 
@@ -36,6 +38,8 @@ pub struct CallState {
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
     pub(crate) host: Arc<HostContext>,
+    /// Services the guest started explicitly, held until it stops them or the call ends.
+    pub(crate) started: HashMap<Digest, Lease>,
 }
 
 impl CallState {
@@ -57,6 +61,7 @@ impl CallState {
             table: ResourceTable::new(),
             limits,
             host,
+            started: HashMap::new(),
         }
     }
 }

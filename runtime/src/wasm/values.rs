@@ -8,7 +8,7 @@ use wasmtime::component::{ResourceAny, ResourceType, Type, Val};
 use super::Error;
 use super::plugin::CallOutput;
 use super::state::CallState;
-use crate::spec::{ContainerSpec, ServiceSpec, service_hostname};
+use crate::spec::{ContainerSpec, ServiceSpec};
 use crate::wasm::bindings::berth::core::types::{self, ErrorKind};
 
 /// How results other than strings are written.
@@ -242,7 +242,7 @@ async fn describe_resource(
     resource: ResourceAny,
     store: &mut Store<CallState>,
 ) -> Result<CallOutput, Error> {
-    let evaluator = store.data().host.evaluator.clone();
+    let services = store.data().host.services.clone();
     let failed = |e: crate::pipeline::Error| CallOutput::Failed(e.into());
     if resource.ty() == ResourceType::host::<ContainerSpec>() {
         let handle = resource
@@ -254,7 +254,7 @@ async fn describe_resource(
             .get(&handle)
             .map_err(|e| Error::Engine(e.to_string()))?
             .clone();
-        return Ok(match evaluator.digest(&spec).await {
+        return Ok(match services.evaluator().digest(&spec).await {
             Ok(digest) => CallOutput::Value(format!("container {digest}")),
             Err(e) => failed(e),
         });
@@ -269,11 +269,8 @@ async fn describe_resource(
             .get(&handle)
             .map_err(|e| Error::Engine(e.to_string()))?
             .clone();
-        return Ok(match evaluator.resolve_images(&spec.container).await {
-            Ok(images) => CallOutput::Value(format!(
-                "service {}",
-                service_hostname(&spec.digest(&images))
-            )),
+        return Ok(match services.identify(&spec).await {
+            Ok((_, hostname)) => CallOutput::Value(format!("service {hostname}")),
             Err(e) => failed(e),
         });
     }

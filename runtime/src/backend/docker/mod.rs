@@ -6,6 +6,7 @@
 mod archive;
 mod cleanup;
 mod images;
+mod services;
 mod steps;
 
 use std::future::Future;
@@ -15,7 +16,10 @@ use async_trait::async_trait;
 use bollard::Docker;
 use tokio::sync::OnceCell;
 
-use super::{ContainerBackend, Error, ImageId, Labels, ProgressSink, StepOutput, StepRun};
+use super::{
+    ContainerBackend, ContainerState, Error, ImageId, Labels, ProgressSink, ServiceContainer,
+    ServiceRun, StepOutput, StepRun,
+};
 use crate::spec::NewFile;
 
 /// How long berth waits for an engine to answer its first request.
@@ -166,5 +170,29 @@ impl ContainerBackend for DockerBackend {
 
     async fn remove_session_objects(&self, session: &str) -> Result<(), Error> {
         self.remove_session_objects_impl(session).await
+    }
+
+    async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<(), Error> {
+        self.ensure_network_impl(name, labels).await
+    }
+
+    async fn start_service(&self, run: &ServiceRun<'_>) -> Result<ServiceContainer, Error> {
+        self.start_service_impl(run).await
+    }
+
+    async fn container_state(&self, id: &str) -> Result<ContainerState, Error> {
+        self.container_state_impl(id).await
+    }
+
+    async fn container_logs(&self, id: &str, tail: Option<u32>) -> Result<String, Error> {
+        self.container_logs_impl(id, tail).await
+    }
+
+    async fn exec_in(&self, id: &str, args: &[String]) -> Result<i64, Error> {
+        self.exec_in_impl(id, args).await
+    }
+
+    async fn stop_container(&self, id: &str, kill: bool) -> Result<(), Error> {
+        self.stop_container_impl(id, kill).await
     }
 }

@@ -1,5 +1,9 @@
 use bollard::container::LogOutput;
-use bollard::models::{ContainerConfig, ContainerCreateBody};
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerConfig, ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig,
+};
 use bollard::query_parameters::{
     CommitContainerOptions, DownloadFromContainerOptions, LogsOptions, RemoveContainerOptions,
     UploadToContainerOptions,
@@ -9,8 +13,20 @@ use tracing::{instrument, warn};
 
 use super::archive::{ArchiveEntry, files_to_tar, first_entry};
 use super::{DockerBackend, is_not_found};
-use crate::backend::{Error, ImageId, LABEL_KIND, Labels, StepOutput, StepRun};
+use crate::backend::{Error, ImageId, LABEL_KIND, Labels, ServiceNetwork, StepOutput, StepRun};
 use crate::spec::{NewFile, RunConfig};
+
+/// What a container is created with.
+pub(super) struct Create<'a> {
+    pub image: &'a ImageId,
+    /// The command; the image's default when `None`.
+    pub args: Option<Vec<String>>,
+    pub config: &'a RunConfig,
+    pub labels: &'a Labels,
+    pub network: Option<&'a ServiceNetwork<'a>>,
+    /// A DNS name of the container on `network`.
+    pub alias: Option<&'a str>,
+}
 
 /// The command of a container that is created only to copy files in or out; it never starts.
 const NEVER_STARTED: &str = "/berth-container-is-never-started";
@@ -19,9 +35,15 @@ impl DockerBackend {
     #[instrument(skip_all, fields(args = ?step.args), err(level = "debug"))]
     pub(super) async fn run_step_impl(&self, step: &StepRun<'_>) -> Result<StepOutput, Error> {
         let labels = step.labels.with(LABEL_KIND, "step");
-        let id = self
-            .create(step.image, step.args.to_vec(), step.config, &labels)
-            .await?;
+        let create = Create {
+            image: step.image,
+            args: Some(step.args.to_vec()),
+            config: step.config,
+            labels: &labels,
+            network: step.network,
+            alias: None,
+        };
+        let id = self.create(&create).await?;
         let result = self.run_created(&id, step).await;
         self.remove_container(&id).await;
         result
@@ -35,7 +57,17 @@ impl DockerBackend {
             self.client().await?.start_container(id, None),
         )
         .await?;
-        let exit_code = self.wait(id).await?;
+        let dependencies = step.network.map(|n| n.dependencies).unwrap_or_default();
+        let exit_code = if dependencies.is_empty() {
+            self.wait(id).await?
+        } else {
+            tokio::select! {
+                exit_code = self.wait(id) => exit_code?,
+                (container, exit_code) = self.first_exit(dependencies) => {
+                    return Err(Error::DependencyExited { container, exit_code });
+                }
+            }
+        };
         let (stdout, stderr) = self.output(id).await?;
         let snapshot = if exit_code == 0 {
             let labels = step.labels.with(LABEL_KIND, "snapshot");
@@ -60,14 +92,15 @@ impl DockerBackend {
         labels: &Labels,
     ) -> Result<Vec<u8>, Error> {
         let labels = labels.with(LABEL_KIND, "step");
-        let id = self
-            .create(
-                image,
-                vec![NEVER_STARTED.to_string()],
-                &RunConfig::default(),
-                &labels,
-            )
-            .await?;
+        let create = Create {
+            image,
+            args: Some(vec![NEVER_STARTED.to_string()]),
+            config: &RunConfig::default(),
+            labels: &labels,
+            network: None,
+            alias: None,
+        };
+        let id = self.create(&create).await?;
         let result = async {
             self.upload(&id, files).await?;
             self.download(&id, path).await
@@ -77,16 +110,45 @@ impl DockerBackend {
         result
     }
 
-    async fn create(
-        &self,
-        image: &ImageId,
-        cmd: Vec<String>,
-        config: &RunConfig,
-        labels: &Labels,
-    ) -> Result<String, Error> {
+    pub(super) async fn create(&self, create: &Create<'_>) -> Result<String, Error> {
+        let Create {
+            image,
+            config,
+            labels,
+            ..
+        } = create;
+        let (host_config, networking_config) = match create.network {
+            None => (None, None),
+            Some(network) => {
+                let endpoint = EndpointSettings {
+                    aliases: create.alias.map(|alias| vec![alias.to_string()]),
+                    ..Default::default()
+                };
+                let host_config = HostConfig {
+                    network_mode: Some(network.network.to_string()),
+                    extra_hosts: Some(
+                        network
+                            .hosts
+                            .iter()
+                            .map(|(alias, ip)| format!("{alias}:{ip}"))
+                            .collect(),
+                    ),
+                    ..Default::default()
+                };
+                let networking = NetworkingConfig {
+                    endpoints_config: Some(HashMap::from([(
+                        network.network.to_string(),
+                        endpoint,
+                    )])),
+                };
+                (Some(host_config), Some(networking))
+            }
+        };
         let body = ContainerCreateBody {
             image: Some(image.0.clone()),
-            cmd: Some(cmd),
+            cmd: create.args.clone(),
+            host_config,
+            networking_config,
             entrypoint: config.entrypoint.clone(),
             env: Some(config.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             working_dir: config.workdir.clone(),
@@ -109,7 +171,7 @@ impl DockerBackend {
         Ok(created.id)
     }
 
-    async fn upload(&self, id: &str, files: &[NewFile]) -> Result<(), Error> {
+    pub(super) async fn upload(&self, id: &str, files: &[NewFile]) -> Result<(), Error> {
         if files.is_empty() {
             return Ok(());
         }
@@ -162,8 +224,19 @@ impl DockerBackend {
         }
     }
 
+    /// Waits until one of `containers` exits; returns it and its exit code.
+    async fn first_exit(&self, containers: &[String]) -> (String, i64) {
+        let waits = containers.iter().map(|id| {
+            Box::pin(async move {
+                let code = self.wait(id).await.map(i64::from).unwrap_or(-1);
+                (id.clone(), code)
+            })
+        });
+        futures_util::future::select_all(waits).await.0
+    }
+
     /// Waits for the container to exit and returns its exit code.
-    async fn wait(&self, id: &str) -> Result<i32, Error> {
+    pub(super) async fn wait(&self, id: &str) -> Result<i32, Error> {
         let mut waits = self.client().await?.wait_container(id, None);
         match waits.next().await {
             Some(Ok(response)) => Ok(response.status_code as i32),
@@ -181,10 +254,19 @@ impl DockerBackend {
 
     /// The container's complete stdout and stderr.
     async fn output(&self, id: &str) -> Result<(String, String), Error> {
+        self.split_logs(id, None).await
+    }
+
+    /// The container's stdout and stderr (their last `tail` lines when given).
+    pub(super) async fn split_logs(
+        &self,
+        id: &str,
+        tail: Option<u32>,
+    ) -> Result<(String, String), Error> {
         let options = LogsOptions {
             stdout: true,
             stderr: true,
-            tail: "all".to_string(),
+            tail: tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
             ..Default::default()
         };
         let mut stdout = Vec::new();

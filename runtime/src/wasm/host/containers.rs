@@ -6,6 +6,7 @@ use futures_util::future::join_all;
 use tracing::instrument;
 use wasmtime::component::Resource;
 
+use crate::services::ServiceManager;
 use crate::spec::{ContainerSpec, ExposedPort, NewFile, Op, Probe, ServiceSpec};
 use crate::wasm::bindings::berth::core::containers::Host;
 use crate::wasm::bindings::berth::core::containers::{
@@ -145,7 +146,7 @@ impl HostContainer for CallState {
     #[instrument(skip_all, err(level = "debug"))]
     async fn sync(&mut self, this: Resource<Container>) -> wasmtime::Result<Result<(), Error>> {
         let spec = self.container_spec(&this)?;
-        let evaluation = self.host.evaluator.evaluate(&spec).await;
+        let evaluation = self.host.services.evaluate(&spec).await;
         Ok(evaluation.and_then(|e| e.check()).map_err(Error::from))
     }
 
@@ -155,7 +156,7 @@ impl HostContainer for CallState {
         this: Resource<Container>,
     ) -> wasmtime::Result<Result<String, Error>> {
         let spec = self.container_spec(&this)?;
-        Ok(stdout_of(&self.host.evaluator, &spec).await)
+        Ok(stdout_of(&self.host.services, &spec).await)
     }
 
     #[instrument(skip_all, err(level = "debug"))]
@@ -164,7 +165,7 @@ impl HostContainer for CallState {
         this: Resource<Container>,
     ) -> wasmtime::Result<Result<String, Error>> {
         let spec = self.container_spec(&this)?;
-        let evaluation = self.host.evaluator.evaluate(&spec).await;
+        let evaluation = self.host.services.evaluate(&spec).await;
         Ok(evaluation
             .and_then(|e| e.successful_exec().map(|output| output.stderr.clone()))
             .map_err(Error::from))
@@ -176,7 +177,7 @@ impl HostContainer for CallState {
         this: Resource<Container>,
     ) -> wasmtime::Result<Result<i32, Error>> {
         let spec = self.container_spec(&this)?;
-        let evaluation = self.host.evaluator.evaluate(&spec).await;
+        let evaluation = self.host.services.evaluate(&spec).await;
         Ok(evaluation
             .and_then(|e| match e.last_exec {
                 Some((_, output)) => Ok(output.exit_code),
@@ -194,7 +195,7 @@ impl HostContainer for CallState {
         let spec = self.container_spec(&this)?;
         Ok(self
             .host
-            .evaluator
+            .services
             .file(&spec, &path)
             .await
             .map_err(Error::from))
@@ -206,7 +207,7 @@ impl HostContainer for CallState {
         this: Resource<Container>,
     ) -> wasmtime::Result<Result<String, Error>> {
         let spec = self.container_spec(&this)?;
-        let digest = self.host.evaluator.digest(&spec).await;
+        let digest = self.host.services.evaluator().digest(&spec).await;
         Ok(digest.map(|d| d.to_hex()).map_err(Error::from))
     }
 
@@ -223,9 +224,9 @@ impl Host for CallState {
         containers: Vec<Resource<Container>>,
     ) -> wasmtime::Result<Vec<Result<(), Error>>> {
         let specs = self.container_specs(&containers)?;
-        let evaluator = &self.host.evaluator;
+        let services = &self.host.services;
         let results = join_all(specs.iter().map(|spec| async move {
-            evaluator
+            services
                 .evaluate(spec)
                 .await
                 .and_then(|e| e.check())
@@ -241,8 +242,8 @@ impl Host for CallState {
         containers: Vec<Resource<Container>>,
     ) -> wasmtime::Result<Vec<Result<String, Error>>> {
         let specs = self.container_specs(&containers)?;
-        let evaluator = &self.host.evaluator;
-        Ok(join_all(specs.iter().map(|spec| stdout_of(evaluator, spec))).await)
+        let services = &self.host.services;
+        Ok(join_all(specs.iter().map(|spec| stdout_of(services, spec))).await)
     }
 }
 
@@ -255,11 +256,8 @@ impl CallState {
     }
 }
 
-async fn stdout_of(
-    evaluator: &Arc<crate::pipeline::Evaluator>,
-    spec: &ContainerSpec,
-) -> Result<String, Error> {
-    let evaluation = evaluator.evaluate(spec).await?;
+async fn stdout_of(services: &Arc<ServiceManager>, spec: &ContainerSpec) -> Result<String, Error> {
+    let evaluation = services.evaluate(spec).await?;
     Ok(evaluation.successful_exec()?.stdout.clone())
 }
 

@@ -36,9 +36,28 @@ impl From<pipeline::Error> for Error {
                 stdout: Some(stdout),
                 stderr: Some(stderr),
             },
+            pipeline::Error::ServiceExited {
+                exit_code, logs, ..
+            } => Error {
+                kind: ErrorKind::ServiceExited,
+                message,
+                exit_code: i32::try_from(exit_code).ok(),
+                stdout: None,
+                stderr: Some(logs),
+            },
+            pipeline::Error::Unhealthy { logs, .. } => Error {
+                stderr: Some(logs),
+                ..Error::new(ErrorKind::Unhealthy, message)
+            },
+            pipeline::Error::HealthTimeout { logs, .. } => Error {
+                stderr: Some(logs),
+                ..Error::new(ErrorKind::Timeout, message)
+            },
             pipeline::Error::NoExec
             | pipeline::Error::InvalidArgument(_)
-            | pipeline::Error::NotSupported(_) => Error::new(ErrorKind::InvalidArgument, message),
+            | pipeline::Error::ServiceNotRunning(_) => {
+                Error::new(ErrorKind::InvalidArgument, message)
+            }
             pipeline::Error::Backend(backend) => Error::new(backend_kind(&backend), message),
             pipeline::Error::Cache { .. } => Error::new(ErrorKind::Backend, message),
         }

@@ -1,85 +1,133 @@
 //! `berth:core/containers.service` and `directory`.
-//!
-//! Running services arrives with the services runtime; until then each
-//! operation that needs a running service answers with a clear error.
 
+use tracing::instrument;
 use wasmtime::component::Resource;
 
-use crate::spec::service_hostname;
+use crate::spec::{Protocol, ServiceSpec};
 use crate::wasm::bindings::berth::core::containers::{
     Directory, Error, HostDirectory, HostService, Port, Service,
 };
 use crate::wasm::bindings::berth::core::types::{ErrorKind, Protocol as WitProtocol};
 use crate::wasm::state::CallState;
 
-fn services_not_running() -> Error {
-    Error::new(
-        ErrorKind::InvalidArgument,
-        "not supported: this berth does not run services yet",
-    )
+impl CallState {
+    fn service_spec(&self, service: &Resource<Service>) -> wasmtime::Result<ServiceSpec> {
+        Ok(self.table.get(service)?.clone())
+    }
+}
+
+/// The ports a service exposes: those of its container after the pipeline.
+fn exposed_ports(service: &ServiceSpec) -> Vec<crate::spec::ExposedPort> {
+    service
+        .container
+        .stages()
+        .pop()
+        .map(|stage| stage.config.exposed_ports)
+        .unwrap_or_default()
 }
 
 impl HostService for CallState {
+    #[instrument(skip_all, err(level = "debug"))]
     async fn hostname(
         &mut self,
         this: Resource<Service>,
     ) -> wasmtime::Result<Result<String, Error>> {
-        let service = self.table.get(&this)?.clone();
-        let images = self.host.evaluator.resolve_images(&service.container).await;
-        Ok(images
-            .map(|images| service_hostname(&service.digest(&images)))
-            .map_err(Error::from))
+        let service = self.service_spec(&this)?;
+        let identity = self.host.services.identify(&service).await;
+        Ok(identity.map(|(_, hostname)| hostname).map_err(Error::from))
     }
 
     async fn ports(&mut self, this: Resource<Service>) -> wasmtime::Result<Vec<Port>> {
-        let service = self.table.get(&this)?;
-        let tail = service.container.stages().pop();
-        Ok(tail
-            .map(|stage| stage.config.exposed_ports)
-            .unwrap_or_default()
+        let service = self.service_spec(&this)?;
+        Ok(exposed_ports(&service)
             .into_iter()
             .map(|port| Port {
                 number: port.number,
                 protocol: match port.protocol {
-                    crate::spec::Protocol::Tcp => WitProtocol::Tcp,
-                    crate::spec::Protocol::Udp => WitProtocol::Udp,
+                    Protocol::Tcp => WitProtocol::Tcp,
+                    Protocol::Udp => WitProtocol::Udp,
                 },
                 description: port.description,
             })
             .collect())
     }
 
+    #[instrument(skip(self, this), err(level = "debug"))]
     async fn endpoint(
         &mut self,
         this: Resource<Service>,
-        _port: Option<u16>,
-        _scheme: Option<String>,
+        port: Option<u16>,
+        scheme: Option<String>,
     ) -> wasmtime::Result<Result<String, Error>> {
-        self.table.get(&this)?;
-        Ok(Err(services_not_running()))
+        let service = self.service_spec(&this)?;
+        let ports = exposed_ports(&service);
+        let port = match (port, ports.first()) {
+            (Some(port), _) => port,
+            (None, Some(first)) => first.number,
+            (None, None) => {
+                return Ok(Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    "the service exposes no port; pass one, or add with-exposed-port",
+                )));
+            }
+        };
+        let hostname = match self.host.services.identify(&service).await {
+            Ok((_, hostname)) => hostname,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        Ok(Ok(match scheme {
+            Some(scheme) => format!("{scheme}://{hostname}:{port}"),
+            None => format!("{hostname}:{port}"),
+        }))
     }
 
+    #[instrument(skip_all, err(level = "debug"))]
     async fn start(&mut self, this: Resource<Service>) -> wasmtime::Result<Result<(), Error>> {
-        self.table.get(&this)?;
-        Ok(Err(services_not_running()))
+        let service = self.service_spec(&this)?;
+        let services = self.host.services.clone();
+        let (digest, _) = match services.identify(&service).await {
+            Ok(identity) => identity,
+            Err(e) => return Ok(Err(e.into())),
+        };
+        if self.started.contains_key(&digest) {
+            return Ok(Ok(()));
+        }
+        match services.acquire(&service).await {
+            Ok(lease) => {
+                self.started.insert(digest, lease);
+                Ok(Ok(()))
+            }
+            Err(e) => Ok(Err(e.into())),
+        }
     }
 
+    #[instrument(skip(self, this), err(level = "debug"))]
     async fn stop(
         &mut self,
         this: Resource<Service>,
-        _kill: bool,
+        kill: bool,
     ) -> wasmtime::Result<Result<(), Error>> {
-        self.table.get(&this)?;
-        Ok(Err(services_not_running()))
+        let service = self.service_spec(&this)?;
+        let services = self.host.services.clone();
+        if let Ok((digest, _)) = services.identify(&service).await {
+            self.started.remove(&digest);
+        }
+        Ok(services.stop(&service, kill).await.map_err(Error::from))
     }
 
+    #[instrument(skip(self, this), err(level = "debug"))]
     async fn logs(
         &mut self,
         this: Resource<Service>,
-        _tail: Option<u32>,
+        tail: Option<u32>,
     ) -> wasmtime::Result<Result<String, Error>> {
-        self.table.get(&this)?;
-        Ok(Err(services_not_running()))
+        let service = self.service_spec(&this)?;
+        Ok(self
+            .host
+            .services
+            .logs(&service, tail)
+            .await
+            .map_err(Error::from))
     }
 
     async fn drop(&mut self, this: Resource<Service>) -> wasmtime::Result<()> {

@@ -1,0 +1,183 @@
+//! Services that misbehave in each way berth must handle, for berth's own tests.
+
+wit_bindgen::generate!({
+    path: ["../../wit", "wit"],
+    world: "berth-plugins:service-probes/service-probes",
+    generate_all,
+});
+
+use std::time::Duration;
+
+use berth::core::containers::{Container, Service, stdout_all};
+use berth::core::types::{ErrorKind, HttpProbe, Probe, Protocol};
+
+struct ServiceProbes;
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+/// busybox httpd on 8080 serving BODY, after running SETUP (shell) first.
+fn web(tag: &str, setup: &str, body: &str) -> Container {
+    let script = format!("mkdir -p /www && {setup} httpd -f -p 8080 -h /www");
+    Container::new("busybox")
+        .with_env_variable("TAG", tag)
+        .with_new_file("/www/index.html", body.as_bytes(), None)
+        .with_exposed_port(8080, Protocol::Tcp, None)
+        .with_exec(&strings(&["sh", "-c", &script]))
+}
+
+fn fetch(svc: &Service, alias: &str, path: &str) -> Container {
+    Container::new("busybox")
+        .with_service_binding(alias, svc)
+        .with_exec(&strings(&[
+            "wget",
+            "-qO-",
+            &format!("http://{alias}:8080{path}"),
+        ]))
+}
+
+impl Guest for ServiceProbes {
+    fn late_listener(tag: String, delay: u32, clients: u32) -> Result<Vec<String>, Error> {
+        let svc = web(&tag, &format!("sleep {delay} &&"), "late").as_service(None);
+        let containers: Vec<Container> = (0..clients)
+            .map(|n| fetch(&svc, "www", &format!("/?{n}")))
+            .collect();
+        let borrowed: Vec<&Container> = containers.iter().collect();
+        stdout_all(&borrowed).into_iter().collect()
+    }
+
+    fn exits_at_once(tag: String) -> Result<String, Error> {
+        let svc = Container::new("busybox")
+            .with_env_variable("TAG", &tag)
+            .with_exposed_port(8080, Protocol::Tcp, None)
+            .with_exec(&strings(&["sh", "-c", "echo boom-$TAG >&2; exit 3"]))
+            .as_service(None);
+        fetch(&svc, "www", "/").stdout()
+    }
+
+    fn never_listens(tag: String, timeout_ms: u32) -> Result<String, Error> {
+        let svc = Container::new("busybox")
+            .with_env_variable("TAG", &tag)
+            .with_exposed_port(8080, Protocol::Tcp, None)
+            .with_health_check(&[Probe::Tcp(8080)], Some(timeout_ms))
+            .with_exec(&strings(&["sleep", "3600"]))
+            .as_service(None);
+        fetch(&svc, "www", "/").stdout()
+    }
+
+    fn chain(tag: String) -> Result<String, Error> {
+        let a = web(&tag, "", "a").as_service(None);
+        let relay = |name: &str, upstream: &Service| {
+            let setup = format!(
+                "printf '{name}+' > /www/index.html && wget -qO- http://up:8080/ >> /www/index.html &&"
+            );
+            web(&tag, &setup, "")
+                .with_service_binding("up", upstream)
+                .as_service(None)
+        };
+        let b = relay("b", &a);
+        let c = relay("c", &b);
+        fetch(&c, "www", "/").stdout()
+    }
+
+    fn probe(tag: String, probe: String) -> Result<String, Error> {
+        let (probes, setup) = match probe.as_str() {
+            "http" => (
+                vec![Probe::Http(HttpProbe {
+                    port: 8080,
+                    path: "/".into(),
+                    status: None,
+                })],
+                "",
+            ),
+            "http-wrong-status" => (
+                vec![Probe::Http(HttpProbe {
+                    port: 8080,
+                    path: "/".into(),
+                    status: Some(418),
+                })],
+                "",
+            ),
+            "exec" => (
+                vec![Probe::Exec(strings(&["test", "-f", "/ready"]))],
+                "(sleep 1; touch /ready) &",
+            ),
+            "exec-failing" => (vec![Probe::Exec(strings(&["false"]))], ""),
+            "log-line" => (
+                vec![Probe::LogLine("ready to serve".into())],
+                "(sleep 1; echo ready to serve) &",
+            ),
+            other => {
+                return Err(Error {
+                    kind: ErrorKind::InvalidArgument,
+                    message: format!("no probe {other}"),
+                    exit_code: None,
+                    stdout: None,
+                    stderr: None,
+                });
+            }
+        };
+        let svc = web(&tag, setup, "probed")
+            .with_health_check(&probes, Some(3000))
+            .as_service(None);
+        fetch(&svc, "www", "/").stdout()
+    }
+
+    fn lifecycle(tag: String) -> Result<Vec<String>, Error> {
+        let svc = web(&tag, "echo started-$TAG;", "life").as_service(None);
+        svc.start()?;
+        let hostname = svc.hostname()?;
+        let endpoint = svc.endpoint(None, Some("http"))?;
+        let ports = svc
+            .ports()
+            .iter()
+            .map(|p| p.number.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let body = fetch(&svc, "www", "/").stdout()?;
+        let logs = svc.logs(Some(10))?;
+        svc.stop(false)?;
+        let after_stop = match svc.logs(None) {
+            Ok(_) => "still running".to_string(),
+            Err(e) => format!("{:?}", e.kind),
+        };
+        Ok(vec![hostname, endpoint, ports, body, logs, after_stop])
+    }
+
+    fn two_clients(tag: String, wait: u32) -> Result<Vec<String>, Error> {
+        let svc = web(&tag, "", "twice").as_service(None);
+        let first = fetch(&svc, "www", "/?first").stdout()?;
+        std::thread::sleep(Duration::from_secs(u64::from(wait)));
+        let second = fetch(&svc, "www", "/?second").stdout()?;
+        Ok(vec![first, second])
+    }
+
+    fn same_alias(tag: String) -> Result<Vec<String>, Error> {
+        let one = web(&tag, "", "one").as_service(None);
+        let two = web(&tag, "", "two").as_service(None);
+        let clients = [fetch(&one, "www", "/"), fetch(&two, "www", "/")];
+        stdout_all(&[&clients[0], &clients[1]])
+            .into_iter()
+            .collect()
+    }
+
+    fn long_client(tag: String, seconds: u32) -> Result<String, Error> {
+        let svc = web(&tag, "", "long").as_service(None);
+        Container::new("busybox")
+            .with_service_binding("www", &svc)
+            .with_exec(&strings(&["sleep", &seconds.to_string()]))
+            .stdout()
+    }
+
+    fn service_dies(tag: String) -> Result<String, Error> {
+        // The service kills its own httpd 2 seconds after it became reachable.
+        let svc = web(&tag, "(sleep 2; kill 1) &", "dying").as_service(None);
+        Container::new("busybox")
+            .with_service_binding("www", &svc)
+            .with_exec(&strings(&["sleep", "30"]))
+            .stdout()
+    }
+}
+
+export!(ServiceProbes);

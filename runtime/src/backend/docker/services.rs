@@ -1,0 +1,184 @@
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::NetworkCreateRequest;
+use bollard::query_parameters::{InspectContainerOptions, StopContainerOptions};
+use futures_util::StreamExt;
+use tracing::instrument;
+
+use super::steps::Create;
+use super::{DockerBackend, is_not_found};
+use crate::backend::{ContainerState, Error, LABEL_KIND, Labels, ServiceContainer, ServiceRun};
+
+/// Seconds a service gets between SIGTERM and SIGKILL when stopped.
+const STOP_GRACE_SECONDS: i32 = 5;
+
+impl DockerBackend {
+    #[instrument(skip(self, labels), err(level = "debug"))]
+    pub(super) async fn ensure_network_impl(
+        &self,
+        name: &str,
+        labels: &Labels,
+    ) -> Result<(), Error> {
+        let docker = self.client().await?;
+        match docker.inspect_network(name, None).await {
+            Ok(_) => return Ok(()),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(self.error(format!("inspecting network {name}"), e)),
+        }
+        let request = NetworkCreateRequest {
+            name: name.to_string(),
+            driver: Some("bridge".to_string()),
+            labels: Some(labels.with(LABEL_KIND, "network").to_map()),
+            ..Default::default()
+        };
+        match docker.create_network(request).await {
+            Ok(_) => Ok(()),
+            // Created meanwhile by a concurrent start: reuse it.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(self.error(format!("creating network {name}"), e)),
+        }
+    }
+
+    #[instrument(skip_all, fields(hostname = run.hostname), err(level = "debug"))]
+    pub(super) async fn start_service_impl(
+        &self,
+        run: &ServiceRun<'_>,
+    ) -> Result<ServiceContainer, Error> {
+        let labels = run.labels.with(LABEL_KIND, "service");
+        let create = Create {
+            image: run.image,
+            args: run.args.map(<[String]>::to_vec),
+            config: run.config,
+            labels: &labels,
+            network: Some(run.network),
+            alias: Some(run.hostname),
+        };
+        let id = self.create(&create).await?;
+        let started = async {
+            self.upload(&id, run.files).await?;
+            self.request(
+                format!("starting service {}", run.hostname),
+                self.client().await?.start_container(&id, None),
+            )
+            .await?;
+            self.address(&id, run.network.network).await
+        }
+        .await;
+        match started {
+            Ok(ip) => Ok(ServiceContainer { id, ip }),
+            Err(e) => {
+                self.remove_container(&id).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The container's IP address on `network`.
+    async fn address(&self, id: &str, network: &str) -> Result<String, Error> {
+        let inspected = self
+            .request(
+                "inspecting a service container",
+                self.client()
+                    .await?
+                    .inspect_container(id, None::<InspectContainerOptions>),
+            )
+            .await?;
+        inspected
+            .network_settings
+            .and_then(|s| s.networks)
+            .and_then(|mut networks| networks.remove(network))
+            .and_then(|endpoint| endpoint.ip_address)
+            .filter(|ip| !ip.is_empty())
+            .ok_or_else(|| Error::Engine {
+                action: format!("finding the address of service container {id}"),
+                status: 0,
+                message: format!(
+                    "the container has no address on network {network} (did it exit at once?)"
+                ),
+            })
+    }
+
+    pub(super) async fn container_state_impl(&self, id: &str) -> Result<ContainerState, Error> {
+        let docker = self.client().await?;
+        match docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(inspected) => {
+                let state = inspected.state.unwrap_or_default();
+                if state.running == Some(true) {
+                    Ok(ContainerState::Running)
+                } else {
+                    Ok(ContainerState::Exited {
+                        exit_code: state.exit_code.unwrap_or(-1),
+                    })
+                }
+            }
+            Err(e) if is_not_found(&e) => Ok(ContainerState::Gone),
+            Err(e) => Err(self.error(format!("inspecting container {id}"), e)),
+        }
+    }
+
+    pub(super) async fn container_logs_impl(
+        &self,
+        id: &str,
+        tail: Option<u32>,
+    ) -> Result<String, Error> {
+        let (stdout, stderr) = self.split_logs(id, tail).await?;
+        Ok(match (stdout.is_empty(), stderr.is_empty()) {
+            (_, true) => stdout,
+            (true, false) => stderr,
+            (false, false) => format!("{stdout}{stderr}"),
+        })
+    }
+
+    pub(super) async fn exec_in_impl(&self, id: &str, args: &[String]) -> Result<i64, Error> {
+        let docker = self.client().await?;
+        let options = CreateExecOptions {
+            cmd: Some(args.to_vec()),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = self
+            .request("creating a probe command", docker.create_exec(id, options))
+            .await?;
+        let started = self
+            .request(
+                "starting a probe command",
+                docker.start_exec(&exec.id, None),
+            )
+            .await?;
+        if let StartExecResults::Attached { mut output, .. } = started {
+            while output.next().await.is_some() {}
+        }
+        let inspected = self
+            .request(
+                "reading a probe command's exit code",
+                docker.inspect_exec(&exec.id),
+            )
+            .await?;
+        Ok(inspected.exit_code.unwrap_or(-1))
+    }
+
+    pub(super) async fn stop_container_impl(&self, id: &str, kill: bool) -> Result<(), Error> {
+        if !kill {
+            let options = StopContainerOptions {
+                t: Some(STOP_GRACE_SECONDS),
+                signal: None,
+            };
+            match self.client().await?.stop_container(id, Some(options)).await {
+                Ok(()) => {}
+                Err(e) if is_not_found(&e) => return Ok(()),
+                // 304: already stopped.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 304, ..
+                }) => {}
+                Err(e) => return Err(self.error(format!("stopping container {id}"), e)),
+            }
+        }
+        self.remove_container(id).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,155 @@
+//! Readiness: one driver loop owns backoff, deadline and fail-fast on exit;
+//! each probe kind is one file.
+
+mod exec;
+mod http;
+mod log_line;
+mod tcp;
+
+use std::time::{Duration, Instant};
+
+use crate::backend::{ContainerBackend, ContainerState, ServiceContainer};
+use crate::pipeline::Error;
+use crate::spec::{ExposedPort, Probe, Protocol};
+
+/// The first poll comes this soon after start; polls then back off to [`MAX_DELAY`].
+const FIRST_DELAY: Duration = Duration::from_millis(10);
+const MAX_DELAY: Duration = Duration::from_millis(250);
+/// Lines of log put into health errors.
+const LOG_TAIL: u32 = 20;
+
+/// Why one probe did not pass yet.
+pub(crate) struct ProbeFailure {
+    /// The service answered, but not as required (as opposed to not answering at all).
+    answered: bool,
+    message: String,
+}
+
+impl ProbeFailure {
+    fn no_answer(message: impl Into<String>) -> Self {
+        ProbeFailure {
+            answered: false,
+            message: message.into(),
+        }
+    }
+
+    fn wrong_answer(message: impl Into<String>) -> Self {
+        ProbeFailure {
+            answered: true,
+            message: message.into(),
+        }
+    }
+}
+
+/// The probes of a service: the declared ones, or a TCP connect on every exposed TCP port.
+pub fn probes_for(declared: Option<&[Probe]>, ports: &[ExposedPort]) -> Vec<Probe> {
+    match declared {
+        Some(probes) => probes.to_vec(),
+        None => ports
+            .iter()
+            .filter(|p| p.protocol == Protocol::Tcp)
+            .map(|p| Probe::Tcp(p.number))
+            .collect(),
+    }
+}
+
+/// Waits until every probe passes; fails fast when the container exits.
+pub async fn wait_healthy(
+    backend: &dyn ContainerBackend,
+    container: &ServiceContainer,
+    probes: &[Probe],
+    timeout: Duration,
+    service: &str,
+) -> Result<(), Error> {
+    let deadline = Instant::now() + timeout;
+    let mut pending: Vec<&Probe> = probes.iter().collect();
+    let mut delay = FIRST_DELAY;
+    loop {
+        match backend.container_state(&container.id).await? {
+            ContainerState::Running => {}
+            ContainerState::Exited { exit_code } => {
+                return Err(Error::ServiceExited {
+                    service: service.to_string(),
+                    exit_code,
+                    logs: backend
+                        .container_logs(&container.id, Some(LOG_TAIL))
+                        .await
+                        .unwrap_or_default(),
+                });
+            }
+            ContainerState::Gone => {
+                return Err(Error::ServiceExited {
+                    service: service.to_string(),
+                    exit_code: -1,
+                    logs: "(the container was removed)".into(),
+                });
+            }
+        }
+        let mut last_failure = None;
+        let mut still_pending = Vec::new();
+        for probe in pending {
+            if let Err(failure) = check(backend, container, probe).await {
+                still_pending.push(probe);
+                last_failure.get_or_insert((probe, failure));
+            }
+        }
+        pending = still_pending;
+        let Some((probe, failure)) = last_failure else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            let logs = backend
+                .container_logs(&container.id, Some(LOG_TAIL))
+                .await
+                .unwrap_or_default();
+            let probe = describe(probe);
+            return Err(if failure.answered {
+                Error::Unhealthy {
+                    service: service.to_string(),
+                    probe,
+                    message: failure.message,
+                    logs,
+                }
+            } else {
+                Error::HealthTimeout {
+                    service: service.to_string(),
+                    probe,
+                    message: failure.message,
+                    seconds: timeout.as_secs(),
+                    logs,
+                }
+            });
+        }
+        tokio::time::sleep(delay.min(deadline - now)).await;
+        delay = (delay * 2).min(MAX_DELAY);
+    }
+}
+
+async fn check(
+    backend: &dyn ContainerBackend,
+    container: &ServiceContainer,
+    probe: &Probe,
+) -> Result<(), ProbeFailure> {
+    match probe {
+        Probe::Tcp(port) => tcp::check(&container.ip, *port).await,
+        Probe::Http { port, path, status } => {
+            http::check(&container.ip, *port, path, *status).await
+        }
+        Probe::Exec(args) => exec::check(backend, &container.id, args).await,
+        Probe::LogLine(text) => log_line::check(backend, &container.id, text).await,
+    }
+}
+
+/// A probe as a user would name it.
+pub fn describe(probe: &Probe) -> String {
+    match probe {
+        Probe::Tcp(port) => format!("tcp connect to port {port}"),
+        Probe::Http { port, path, status } => match status {
+            Some(status) => format!("http GET :{port}{path} expecting {status}"),
+            None => format!("http GET :{port}{path} expecting 2xx or 3xx"),
+        },
+        Probe::Exec(args) => format!("exec `{}`", args.join(" ")),
+        Probe::LogLine(text) => format!("log line containing {text:?}"),
+    }
+}

@@ -1,0 +1,201 @@
+//! `cargo xtask bench`: measure berth next to plain docker on this machine and write BENCHMARKS.md.
+
+use std::fmt::Write as _;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, root, run};
+
+/// One measured row: samples in milliseconds, and the reference row's name, if any.
+struct Row {
+    name: String,
+    samples: Vec<f64>,
+    reference: Option<String>,
+}
+
+pub fn bench() -> Result<()> {
+    run(cargo().args(["build", "--release", "--package", "berth"]))?;
+    let mut rows = in_process_rows()?;
+    rows.extend(process_rows()?);
+    let report = render(&rows);
+    print!("{report}");
+    std::fs::write(root().join("BENCHMARKS.md"), report)?;
+    println!("xtask: wrote BENCHMARKS.md");
+    Ok(())
+}
+
+fn in_process_rows() -> Result<Vec<Row>> {
+    let output = cargo()
+        .args(["bench", "--package", "berth", "--bench", "call_overhead"])
+        .current_dir(root())
+        .stderr(Stdio::inherit())
+        .output()
+        .context("running the call_overhead bench")?;
+    if !output.status.success() {
+        bail!("the call_overhead bench failed");
+    }
+    let mut rows = Vec::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let mut fields = line.split('\t');
+        let Some(name) = fields.next() else { continue };
+        let samples: Vec<f64> = fields.filter_map(|f| f.parse().ok()).collect();
+        if !samples.is_empty() {
+            let reference =
+                (name == "hello: cached load").then(|| "hello: cold compile".to_string());
+            rows.push(Row {
+                name: name.to_string(),
+                samples,
+                reference,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+fn process_rows() -> Result<Vec<Row>> {
+    let berth = root().join("target/release/berth");
+    let hello = root().join("target/plugins/hello.wasm");
+    let hello = hello.to_str().context("utf-8 path")?;
+    let berth_call = |msg: &str| {
+        let mut command = Command::new(&berth);
+        command
+            .current_dir(root())
+            .args(["call", hello, "echo", "--msg", msg]);
+        command
+    };
+    let docker_run = || {
+        let mut command = Command::new("docker");
+        command.args(["run", "--rm", "berth.local/busybox:latest", "echo", "bench"]);
+        command
+    };
+    const ROUNDS: usize = 10;
+    let docker = time(ROUNDS, |_| docker_run())?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos();
+    let miss = time(ROUNDS, |round| {
+        berth_call(&format!("bench-{stamp}-{round}"))
+    })?;
+    let hit = time(ROUNDS, |_| berth_call("bench"))?;
+    let pure = time(ROUNDS, |_| {
+        let mut command = Command::new(&berth);
+        command
+            .current_dir(root())
+            .args(["call", hello, "hello", "--name", "bench"]);
+        command
+    })?;
+    let reference = Some("docker run --rm busybox echo".to_string());
+    Ok(vec![
+        Row {
+            name: "docker run --rm busybox echo".into(),
+            samples: docker,
+            reference: None,
+        },
+        Row {
+            name: "berth call hello echo (exec-cache miss)".into(),
+            samples: miss,
+            reference: reference.clone(),
+        },
+        Row {
+            name: "berth call hello echo (exec-cache hit)".into(),
+            samples: hit,
+            reference,
+        },
+        Row {
+            name: "berth call hello hello (pure, whole process)".into(),
+            samples: pure,
+            reference: None,
+        },
+    ])
+}
+
+/// Wall time of `rounds` runs of a command, in milliseconds.
+fn time(rounds: usize, command: impl Fn(usize) -> Command) -> Result<Vec<f64>> {
+    // One unmeasured run warms the page cache and the compiled-component cache.
+    command(usize::MAX)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    (0..rounds)
+        .map(|round| {
+            let mut command = command(round);
+            let started = Instant::now();
+            let status = command
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()?;
+            let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+            if !status.success() {
+                bail!("{command:?} failed");
+            }
+            Ok(elapsed)
+        })
+        .collect()
+}
+
+fn median(samples: &[f64]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+fn render(rows: &[Row]) -> String {
+    let mut out = String::from("# Benchmarks\n\n");
+    let machine = machine();
+    let _ = writeln!(
+        out,
+        "Measured by `cargo xtask bench` on {machine}. Times are wall-clock milliseconds over repeated runs in one session; absolute numbers drift on a shared machine, the ratios to the reference measured in the same run are the result.\n"
+    );
+    out.push_str("| measurement | runs | median ms | min–max ms | vs reference |\n| --- | --- | --- | --- | --- |\n");
+    for row in rows {
+        let min = row.samples.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = row.samples.iter().copied().fold(0.0, f64::max);
+        let ratio = row
+            .reference
+            .as_ref()
+            .and_then(|r| rows.iter().find(|other| &other.name == r))
+            .map(|r| {
+                format!(
+                    "{:.2}× {}",
+                    median(&row.samples) / median(&r.samples),
+                    r.name
+                )
+            })
+            .unwrap_or_else(|| "reference".to_string());
+        let _ = writeln!(
+            out,
+            "| {} | {} | {:.3} | {:.3}–{:.3} | {} |",
+            row.name,
+            row.samples.len(),
+            median(&row.samples),
+            min,
+            max,
+            ratio
+        );
+    }
+    out
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
+        .and_then(|kb| kb.parse::<u64>().ok())
+        .map(|kb| format!("{} GiB", kb / 1024 / 1024))
+        .unwrap_or_default();
+    let engine = Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!("{cpus} cores, {memory}, Docker engine {engine}")
+}
