@@ -55,6 +55,18 @@ impl TestSession {
         }
     }
 
+    /// A session with an empty exec cache of its own, so every step really runs.
+    pub fn uncached(test: &str) -> Self {
+        let mut session = TestSession::new(test);
+        session.cache_dir = root().join("target/test-cache-fresh").join(&session.id);
+        session
+    }
+
+    /// Containers of one kind (`service`, `step`) created under this session since it began.
+    pub fn created_of_kind(&self, kind: &str) -> usize {
+        self.events("create", &[&format!("label=berth.kind={kind}")])
+    }
+
     /// A `berth` command in this session, with the repository's berth.toml.
     pub fn berth(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
@@ -92,26 +104,40 @@ impl TestSession {
 
     /// Containers created under this session since it began (removed ones included).
     pub fn containers_created(&self) -> usize {
+        self.events("create", &[])
+    }
+
+    /// Container events of one type under this session since it began.
+    fn events(&self, event: &str, filters: &[&str]) -> usize {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() + 1)
             .unwrap_or(0);
-        let output = docker(&[
+        let session = format!("label=berth.session={}", self.id);
+        let event = format!("event={event}");
+        let (since, until) = (self.started.to_string(), now.to_string());
+        let mut args = vec![
             "events",
             "--since",
-            &self.started.to_string(),
+            &since,
             "--until",
-            &now.to_string(),
+            &until,
             "--filter",
             "type=container",
             "--filter",
-            "event=create",
+            &event,
             "--filter",
-            &format!("label=berth.session={}", self.id),
+            &session,
             "--format",
             "{{.ID}}",
-        ]);
-        output.lines().filter(|l| !l.trim().is_empty()).count()
+        ];
+        for filter in filters {
+            args.extend(["--filter", filter]);
+        }
+        docker(&args)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count()
     }
 
     /// Containers, networks and images that carry this session's label now.

@@ -171,8 +171,15 @@ impl Guest for ServiceProbes {
     }
 
     fn service_dies(tag: String) -> Result<String, Error> {
-        // The service kills its own httpd 2 seconds after it became reachable.
-        let svc = web(&tag, "(sleep 2; kill 1) &", "dying").as_service(None);
+        // httpd is killed 2 seconds after start; the shell then exits with 7.
+        // (`; exit 7` keeps the shell from exec'ing httpd as pid 1, which ignores signals.)
+        let script = "(sleep 2; killall -9 httpd) & httpd -f -p 8080 -h /www; exit 7";
+        let svc = Container::new("busybox")
+            .with_env_variable("TAG", &tag)
+            .with_new_file("/www/index.html", b"dying", None)
+            .with_exposed_port(8080, Protocol::Tcp, None)
+            .with_exec(&strings(&["sh", "-c", script]))
+            .as_service(None);
         Container::new("busybox")
             .with_service_binding("www", &svc)
             .with_exec(&strings(&["sleep", "30"]))

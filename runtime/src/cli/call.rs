@@ -9,6 +9,7 @@ use berth::policy::Policy;
 use berth::progress::StderrProgress;
 use berth::services::ServiceManager;
 use berth::session::Session;
+use berth::wasm::bindings::berth::core::types::ErrorKind;
 use berth::wasm::{CallOutput, HostContext, OutputFormat, Runtime};
 
 /// `berth call PLUGIN FUNCTION [--param value ...]`
@@ -84,7 +85,12 @@ fn show(output: CallOutput) -> ExitCode {
         CallOutput::Nothing => ExitCode::SUCCESS,
         CallOutput::Failed(error) => {
             eprintln!("berth: error: {}: {}", error.kind, error.message);
-            if let Some(stderr) = error.stderr.as_deref().filter(|s| !s.trim().is_empty()) {
+            // A failed command's message holds only its last stderr line; show more.
+            let command_stderr = match error.kind {
+                ErrorKind::ExecFailed => error.stderr.as_deref(),
+                _ => None,
+            };
+            if let Some(stderr) = command_stderr.filter(|s| !s.trim().is_empty()) {
                 for line in tail(stderr, 20) {
                     eprintln!("  | {line}");
                 }

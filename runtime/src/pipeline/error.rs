@@ -45,14 +45,15 @@ pub enum Error {
 
     /// A service did not pass its health check in time.
     #[error(
-        "service {service} was not healthy within {seconds}s: {probe}: {message}{}",
+        "service {service} was not healthy within {:.1}s: {probe}: {message}{}",
+        timeout.as_secs_f64(),
         log_suffix(logs)
     )]
     HealthTimeout {
         service: String,
         probe: String,
         message: String,
-        seconds: u64,
+        timeout: std::time::Duration,
         logs: String,
     },
 

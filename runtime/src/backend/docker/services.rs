@@ -62,7 +62,15 @@ impl DockerBackend {
                 self.client().await?.start_container(&id, None),
             )
             .await?;
-            self.address(&id, run.network.network).await
+            match self.address(&id, run.network.network).await {
+                Ok(ip) => Ok(ip),
+                // Exited already: report an empty address and let the health
+                // check, which looks at the exit first, explain with the logs.
+                Err(e) => match self.container_state_impl(&id).await? {
+                    ContainerState::Exited { .. } => Ok(String::new()),
+                    _ => Err(e),
+                },
+            }
         }
         .await;
         match started {

@@ -116,7 +116,7 @@ pub async fn wait_healthy(
                     service: service.to_string(),
                     probe,
                     message: failure.message,
-                    seconds: timeout.as_secs(),
+                    timeout,
                     logs,
                 }
             });

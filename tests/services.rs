@@ -1,0 +1,266 @@
+//! Services: the reference examples, dedup, health, dependency order, lifetime.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestSession, assert_clear_failure, nonce, stderr};
+
+#[test]
+fn the_python_http_service_answers_hello_world_inside_containers() {
+    let session = TestSession::uncached("http-reference");
+    let out = session.call_ok("http-demo", "fetch-many", &["--clients", "1"]);
+    assert_eq!(out, "[\"Hello, world!\"]\n");
+}
+
+#[test]
+fn the_mariadb_client_lists_the_user_table() {
+    let session = TestSession::uncached("mariadb-reference");
+    let out = session.call_ok("mariadb-demo", "user-list-local", &[]);
+    assert!(out.starts_with("Host\tUser\n"), "{out}");
+    assert!(out.contains("%\tberth\n"), "{out}");
+    assert!(out.contains("localhost\troot\n"), "{out}");
+}
+
+#[test]
+fn twenty_clients_of_one_service_start_one_service_container() {
+    let session = TestSession::uncached("dedup");
+    let out = session.call_ok("http-demo", "fetch-many", &["--clients", "20"]);
+    assert_eq!(out.matches("Hello, world!").count(), 20, "{out}");
+    assert_eq!(session.created_of_kind("service"), 1);
+    assert_eq!(session.created_of_kind("step"), 20);
+}
+
+#[test]
+fn service_hostnames_are_stable_across_processes() {
+    let session = TestSession::new("hostname-stable");
+    let first = session.call_ok("http-demo", "http-service", &[]);
+    let second = session.call_ok("http-demo", "http-service", &[]);
+    assert_eq!(first, second);
+    let hostname = first
+        .trim()
+        .strip_prefix("service ")
+        .expect("service <hostname>");
+    assert!(
+        hostname.len() <= 63
+            && hostname
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+        "{hostname}"
+    );
+}
+
+#[test]
+fn clients_of_a_late_listener_never_see_connection_refused() {
+    let session = TestSession::uncached("late-listener");
+    let out = session.call_ok(
+        "service-probes",
+        "late-listener",
+        &["--tag", &nonce(), "--delay", "2", "--clients", "3"],
+    );
+    assert_eq!(out, "[\"late\", \"late\", \"late\"]\n");
+}
+
+#[test]
+fn a_service_that_exits_at_once_is_service_exited_with_code_and_logs() {
+    let session = TestSession::uncached("exits-at-once");
+    let tag = nonce();
+    let output = session.call("service-probes", "exits-at-once", &["--tag", &tag]);
+    assert_clear_failure(&output, "service-exited");
+    let stderr = stderr(&output);
+    assert!(stderr.contains("exited with code 3"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("boom-{tag}")),
+        "the log tail is in the error:\n{stderr}"
+    );
+    assert_eq!(
+        session.created_of_kind("step"),
+        0,
+        "the client never started"
+    );
+}
+
+#[test]
+fn a_service_that_never_listens_times_out_naming_the_probe() {
+    let session = TestSession::uncached("never-listens");
+    let started = Instant::now();
+    let output = session.call(
+        "service-probes",
+        "never-listens",
+        &["--tag", &nonce(), "--timeout-ms", "1500"],
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_clear_failure(&output, "timeout: service");
+    assert_clear_failure(&output, "not healthy within 1.5s: tcp connect to port 8080");
+}
+
+#[test]
+fn services_that_bind_services_start_in_dependency_order() {
+    let session = TestSession::uncached("chain");
+    assert_eq!(
+        session.call_ok("service-probes", "chain", &["--tag", &nonce()]),
+        "c+b+a\n"
+    );
+    assert_eq!(session.created_of_kind("service"), 3);
+}
+
+#[test]
+fn http_exec_and_log_line_probes_gate_the_clients() {
+    let session = TestSession::uncached("probes");
+    for probe in ["http", "exec", "log-line"] {
+        let out = session.call_ok(
+            "service-probes",
+            "probe",
+            &["--tag", &nonce(), "--probe", probe],
+        );
+        assert_eq!(out, "probed\n", "probe {probe}");
+    }
+}
+
+#[test]
+fn a_wrong_answer_is_unhealthy_naming_the_probe() {
+    let session = TestSession::uncached("unhealthy");
+    let output = session.call(
+        "service-probes",
+        "probe",
+        &["--tag", &nonce(), "--probe", "http-wrong-status"],
+    );
+    assert_clear_failure(&output, "unhealthy: service");
+    assert_clear_failure(&output, "http GET :8080/ expecting 418: GET / answered 200");
+    let output = session.call(
+        "service-probes",
+        "probe",
+        &["--tag", &nonce(), "--probe", "exec-failing"],
+    );
+    assert_clear_failure(&output, "exec `false`: exited with code 1");
+}
+
+#[test]
+fn service_methods_start_inspect_log_and_stop() {
+    let session = TestSession::uncached("lifecycle");
+    let tag = nonce();
+    let out = session.call_ok("service-probes", "lifecycle", &["--tag", &tag]);
+    let hostname = out.split('"').nth(1).expect("a hostname");
+    assert!(
+        out.contains(&format!("\"http://{hostname}:8080\"")),
+        "{out}"
+    );
+    assert!(out.contains("\"8080\", \"life\""), "{out}");
+    assert!(out.contains(&format!("started-{tag}")), "logs: {out}");
+    assert!(
+        out.ends_with("\"ErrorKind::InvalidArgument\"]\n"),
+        "logs after stop fail: {out}"
+    );
+}
+
+#[test]
+fn two_clients_may_bind_different_services_under_one_alias() {
+    let session = TestSession::uncached("same-alias");
+    assert_eq!(
+        session.call_ok("service-probes", "same-alias", &["--tag", &nonce()]),
+        "[\"one\", \"two\"]\n"
+    );
+}
+
+#[test]
+fn a_service_stops_after_its_grace_period_and_starts_again() {
+    let session = TestSession::uncached("grace");
+    let config = common::root().join(format!("target/test-inputs/grace-{}.toml", nonce()));
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    let base = std::fs::read_to_string(common::root().join("berth.toml")).unwrap();
+    std::fs::write(&config, format!("{base}\n[services]\ngrace = \"500ms\"\n")).unwrap();
+    let plugin = common::plugin("service-probes");
+    let tag = nonce();
+    let output = session.run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "call",
+        plugin.to_str().unwrap(),
+        "two-clients",
+        "--tag",
+        &tag,
+        "--wait",
+        "3",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        session.created_of_kind("service"),
+        2,
+        "stopped after 500ms, started again"
+    );
+}
+
+#[test]
+fn a_service_within_its_grace_period_is_reused() {
+    let session = TestSession::uncached("grace-reuse");
+    session.call_ok(
+        "service-probes",
+        "two-clients",
+        &["--tag", &nonce(), "--wait", "1"],
+    );
+    assert_eq!(
+        session.created_of_kind("service"),
+        1,
+        "the default grace is 10s"
+    );
+}
+
+#[test]
+fn a_client_whose_service_dies_fails_naming_it() {
+    let session = TestSession::uncached("service-dies");
+    let output = session.call("service-probes", "service-dies", &["--tag", &nonce()]);
+    assert_clear_failure(&output, "service-exited: service");
+    assert_clear_failure(&output, "exited with code 7");
+}
+
+fn interrupt_a_long_call(signal: &str) {
+    let session = TestSession::uncached(&format!("signal-{signal}"));
+    let plugin = common::plugin("service-probes");
+    let mut child = session
+        .berth()
+        .args([
+            "call",
+            plugin.to_str().unwrap(),
+            "long-client",
+            "--tag",
+            &nonce(),
+            "--seconds",
+            "120",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the client step runs: then a service and a client container exist.
+    let started = Instant::now();
+    while session.created_of_kind("step") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the client never started"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    let signalled = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(
+        signalled.elapsed() < Duration::from_secs(20),
+        "teardown took {:?}",
+        signalled.elapsed()
+    );
+    assert!(!status.success());
+    // The session guard asserts that nothing of the session is left.
+}
+
+#[test]
+fn sigint_during_a_long_call_removes_everything() {
+    interrupt_a_long_call("INT");
+}
+
+#[test]
+fn sigterm_during_a_long_call_removes_everything() {
+    interrupt_a_long_call("TERM");
+}
