@@ -1,7 +1,8 @@
 //! In-process costs of plugins/hello: cold compile, cached load, and a warm call.
 //!
 //! Run through `cargo xtask bench`, which builds the plugins first. Prints one
-//! tab-separated line per measurement: name, then every sample in milliseconds.
+//! tab-separated line per measurement: name, reference name (or `-`), then
+//! every sample in milliseconds.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,8 +34,8 @@ fn main() {
         runtime.load(&hello).expect("cached load");
         cached.push(started.elapsed());
     }
-    report("hello: cold compile", &cold);
-    report("hello: cached load", &cached);
+    report("hello: cold compile", None, &cold);
+    report("hello: cached load", Some("hello: cold compile"), &cached);
 
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
     let runtime = Runtime::new(cache.path()).expect("runtime");
@@ -63,13 +64,21 @@ fn main() {
             calls.push(started.elapsed());
         }
     });
-    report("hello: warm in-process call (instantiate + call)", &calls);
+    report(
+        "hello: warm in-process call (instantiate + call)",
+        None,
+        &calls,
+    );
 }
 
-fn report(name: &str, samples: &[std::time::Duration]) {
+fn report(name: &str, reference: Option<&str>, samples: &[std::time::Duration]) {
     let millis: Vec<String> = samples
         .iter()
         .map(|d| format!("{:.4}", d.as_secs_f64() * 1000.0))
         .collect();
-    println!("{name}\t{}", millis.join("\t"));
+    println!(
+        "{name}\t{}\t{}",
+        reference.unwrap_or("-"),
+        millis.join("\t")
+    );
 }

@@ -31,6 +31,15 @@ pub mod spec;
 pub mod wasm;
 
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it
+/// (every mutex here guards plain maps that a panic cannot leave half-written).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Where berth keeps compiled components and the exec cache:
 /// `$BERTH_CACHE_DIR`, else the user's cache directory, else `./.berth-cache`.

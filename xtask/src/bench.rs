@@ -26,29 +26,34 @@ pub fn bench() -> Result<()> {
     Ok(())
 }
 
+/// The library-level benches, each printing `name, reference, samples...` lines.
+const BENCHES: &[&str] = &["call_overhead", "services"];
+
 fn in_process_rows() -> Result<Vec<Row>> {
-    let output = cargo()
-        .args(["bench", "--package", "berth", "--bench", "call_overhead"])
-        .current_dir(root())
-        .stderr(Stdio::inherit())
-        .output()
-        .context("running the call_overhead bench")?;
-    if !output.status.success() {
-        bail!("the call_overhead bench failed");
-    }
     let mut rows = Vec::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let mut fields = line.split('\t');
-        let Some(name) = fields.next() else { continue };
-        let samples: Vec<f64> = fields.filter_map(|f| f.parse().ok()).collect();
-        if !samples.is_empty() {
-            let reference =
-                (name == "hello: cached load").then(|| "hello: cold compile".to_string());
-            rows.push(Row {
-                name: name.to_string(),
-                samples,
-                reference,
-            });
+    for bench in BENCHES {
+        let output = cargo()
+            .args(["bench", "--package", "berth", "--bench", bench])
+            .current_dir(root())
+            .stderr(Stdio::inherit())
+            .output()
+            .with_context(|| format!("running the {bench} bench"))?;
+        if !output.status.success() {
+            bail!("the {bench} bench failed");
+        }
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [name, reference, samples @ ..] = &fields[..] else {
+                continue;
+            };
+            let samples: Vec<f64> = samples.iter().filter_map(|f| f.parse().ok()).collect();
+            if !samples.is_empty() {
+                rows.push(Row {
+                    name: name.to_string(),
+                    samples,
+                    reference: (*reference != "-").then(|| reference.to_string()),
+                });
+            }
         }
     }
     Ok(rows)

@@ -11,6 +11,7 @@ mod error;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::lock;
 use tracing::instrument;
 
 use crate::backend::{
@@ -282,11 +283,4 @@ impl Evaluator {
         }
         Ok(output)
     }
-}
-
-/// Locks a mutex, recovering the data if a panicking thread poisoned it.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

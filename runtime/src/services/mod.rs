@@ -11,6 +11,7 @@ mod plan;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
+use crate::lock;
 use async_trait::async_trait;
 use futures_util::future::try_join_all;
 use tracing::{debug, info, instrument, warn};
@@ -354,11 +355,4 @@ impl ServiceBinder for ServiceManager {
         }
         Ok(bound)
     }
-}
-
-/// Locks a mutex, recovering the data if a panicking thread poisoned it.
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -43,10 +43,7 @@ impl GuestOutput {
     }
 
     fn prefixed(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut at_line_start = self
-            .at_line_start
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut at_line_start = crate::lock(&self.at_line_start);
         let mut out = Vec::with_capacity(bytes.len() + self.prefix.len());
         for &byte in bytes {
             if *at_line_start {

@@ -243,38 +243,42 @@ async fn describe_resource(
     store: &mut Store<CallState>,
 ) -> Result<CallOutput, Error> {
     let services = store.data().host.services.clone();
-    let failed = |e: crate::pipeline::Error| CallOutput::Failed(e.into());
-    if resource.ty() == ResourceType::host::<ContainerSpec>() {
-        let handle = resource
-            .try_into_resource::<ContainerSpec>(&mut *store)
-            .map_err(|e| Error::Engine(e.to_string()))?;
-        let spec = store
-            .data()
-            .table
-            .get(&handle)
-            .map_err(|e| Error::Engine(e.to_string()))?
-            .clone();
-        return Ok(match services.evaluator().digest(&spec).await {
-            Ok(digest) => CallOutput::Value(format!("container {digest}")),
-            Err(e) => failed(e),
-        });
-    }
-    if resource.ty() == ResourceType::host::<ServiceSpec>() {
-        let handle = resource
-            .try_into_resource::<ServiceSpec>(&mut *store)
-            .map_err(|e| Error::Engine(e.to_string()))?;
-        let spec = store
-            .data()
-            .table
-            .get(&handle)
-            .map_err(|e| Error::Engine(e.to_string()))?
-            .clone();
-        return Ok(match services.identify(&spec).await {
-            Ok((_, hostname)) => CallOutput::Value(format!("service {hostname}")),
-            Err(e) => failed(e),
-        });
-    }
-    Ok(CallOutput::Value("<resource>".into()))
+    let described = if resource.ty() == ResourceType::host::<ContainerSpec>() {
+        let spec: ContainerSpec = host_value(resource, store)?;
+        services
+            .evaluator()
+            .digest(&spec)
+            .await
+            .map(|digest| format!("container {digest}"))
+    } else if resource.ty() == ResourceType::host::<ServiceSpec>() {
+        let spec: ServiceSpec = host_value(resource, store)?;
+        services
+            .identify(&spec)
+            .await
+            .map(|(_, hostname)| format!("service {hostname}"))
+    } else {
+        Ok("<resource>".to_string())
+    };
+    Ok(match described {
+        Ok(text) => CallOutput::Value(text),
+        Err(e) => CallOutput::Failed(e.into()),
+    })
+}
+
+/// The host value behind a resource the guest returned.
+fn host_value<T: Clone + Send + 'static>(
+    resource: ResourceAny,
+    store: &mut Store<CallState>,
+) -> Result<T, Error> {
+    let handle = resource
+        .try_into_resource::<T>(&mut *store)
+        .map_err(|e| Error::Engine(e.to_string()))?;
+    store
+        .data()
+        .table
+        .get(&handle)
+        .map(T::clone)
+        .map_err(|e| Error::Engine(e.to_string()))
 }
 
 /// Whether `ty` is berth's `types.error` record.
