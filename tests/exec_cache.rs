@@ -13,6 +13,10 @@ fn an_identical_pipeline_run_again_starts_no_container() {
         format!("{message}\n")
     );
     assert_eq!(first.containers_created(), 1, "the first run runs the step");
+    assert!(
+        first.images().is_empty(),
+        "an output-only last step takes no snapshot"
+    );
 
     let second = TestSession::new("cache-hit");
     assert_eq!(
@@ -28,18 +32,51 @@ fn an_identical_pipeline_run_again_starts_no_container() {
 
 #[test]
 fn a_removed_snapshot_is_run_again() {
-    let message = format!("evicted-{}", nonce());
+    let text = format!("evicted-{}", nonce());
     let first = TestSession::new("cache-evict");
-    first.call_ok("hello", "echo", &["--msg", &message]);
-    for image in first.images() {
+    assert_eq!(
+        first.call_ok("pipelines", "echo-file", &["--text", &text]),
+        format!("{text}\n")
+    );
+    let snapshots = first.images();
+    assert_eq!(
+        snapshots.len(),
+        1,
+        "reading a file needs the step's snapshot"
+    );
+    for image in snapshots {
         common::docker(&["rmi", "-f", &image]);
     }
     let second = TestSession::new("cache-evicted");
     assert_eq!(
-        second.call_ok("hello", "echo", &["--msg", &message]),
-        format!("{message}\n")
+        second.call_ok("pipelines", "echo-file", &["--text", &text]),
+        format!("{text}\n")
     );
-    assert_eq!(second.containers_created(), 1);
+    assert_eq!(second.created_of_kind("step"), 1);
+}
+
+#[test]
+fn a_cached_output_without_a_snapshot_runs_again_when_a_file_is_needed() {
+    let text = format!("upgrade-{}", nonce());
+    let session = TestSession::new("cache-upgrade");
+    // The step of echo-file, first for its output only, then for the file it wrote.
+    let script = "echo \"$0\" > /echo.txt";
+    let args = [
+        "--base", "busybox", "--args", "sh", "--args", "-c", "--args", script, "--args", &text,
+    ];
+    session.call_ok("pipelines", "run-in", &args);
+    assert_eq!(session.containers_created(), 1);
+    assert!(session.images().is_empty());
+    assert_eq!(
+        session.call_ok("pipelines", "echo-file", &["--text", &text]),
+        format!("{text}\n")
+    );
+    assert_eq!(
+        session.created_of_kind("step"),
+        2,
+        "the step ran again to keep its filesystem"
+    );
+    assert_eq!(session.images().len(), 1);
 }
 
 #[test]

@@ -95,6 +95,31 @@ fn a_service_that_never_listens_times_out_naming_the_probe() {
 }
 
 #[test]
+fn a_failed_start_is_not_remembered() {
+    let session = TestSession::uncached("retry");
+    let out = session.call_ok(
+        "service-probes",
+        "retry-after-failure",
+        &["--tag", &nonce()],
+    );
+    assert_eq!(out, "[\"ErrorKind::Timeout\", \"ErrorKind::Timeout\"]\n");
+    assert_eq!(
+        session.created_of_kind("service"),
+        2,
+        "the second client started it again"
+    );
+}
+
+#[test]
+fn a_client_reaches_a_service_by_its_hostname() {
+    let session = TestSession::uncached("by-hostname");
+    assert_eq!(
+        session.call_ok("service-probes", "by-hostname", &["--tag", &nonce()]),
+        "by name\n"
+    );
+}
+
+#[test]
 fn services_that_bind_services_start_in_dependency_order() {
     let session = TestSession::uncached("chain");
     assert_eq!(

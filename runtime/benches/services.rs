@@ -65,9 +65,12 @@ fn main() {
                     .map(|n| client(&spec, &format!("/?round={round}&client={n}")))
                     .collect();
                 let started = Instant::now();
-                let results =
-                    futures_util::future::join_all(containers.iter().map(|c| services.evaluate(c)))
-                        .await;
+                let results = futures_util::future::join_all(
+                    containers
+                        .iter()
+                        .map(|c| services.evaluate(c, berth::pipeline::Want::Output)),
+                )
+                .await;
                 samples.push(started.elapsed());
                 for result in results {
                     result
@@ -104,10 +107,7 @@ fn http_service(tag: &str) -> ServiceSpec {
             description: None,
         }))
         .with(Op::Exec(args(&["python3", "-m", "http.server", "8080"])));
-    ServiceSpec {
-        container,
-        args: None,
-    }
+    ServiceSpec::container(container, None)
 }
 
 fn client(service: &ServiceSpec, path: &str) -> ContainerSpec {

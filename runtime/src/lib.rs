@@ -22,6 +22,7 @@
 //! ```
 
 pub mod backend;
+pub mod net;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;

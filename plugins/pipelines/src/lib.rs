@@ -87,6 +87,13 @@ impl Guest for Pipelines {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    fn echo_file(text: String) -> Result<String, Error> {
+        let bytes = busybox()
+            .with_exec(&strings(&["sh", "-c", "echo \"$0\" > /echo.txt", &text]))
+            .file("/echo.txt")?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     fn digest_of(args: Vec<String>) -> Result<String, Error> {
         busybox().with_exec(&args).digest()
     }

@@ -162,6 +162,30 @@ impl Guest for ServiceProbes {
             .collect()
     }
 
+    fn retry_after_failure(tag: String) -> Vec<String> {
+        let svc = Container::new("busybox")
+            .with_env_variable("TAG", &tag)
+            .with_exposed_port(8080, Protocol::Tcp, None)
+            .with_health_check(&[Probe::Tcp(8080)], Some(500))
+            .with_exec(&strings(&["sleep", "3600"]))
+            .as_service(None);
+        (0..2)
+            .map(|n| match fetch(&svc, "www", &format!("/?{n}")).stdout() {
+                Ok(body) => body,
+                Err(e) => format!("{:?}", e.kind),
+            })
+            .collect()
+    }
+
+    fn by_hostname(tag: String) -> Result<String, Error> {
+        let svc = web(&tag, "", "by name").as_service(None);
+        let url = format!("http://{}:8080/", svc.hostname()?);
+        Container::new("busybox")
+            .with_service_binding("www", &svc)
+            .with_exec(&strings(&["wget", "-qO-", &url]))
+            .stdout()
+    }
+
     fn long_client(tag: String, seconds: u32) -> Result<String, Error> {
         let svc = web(&tag, "", "long").as_service(None);
         Container::new("busybox")

@@ -8,7 +8,7 @@ pub const LABEL_SESSION: &str = "berth.session";
 pub const LABEL_DIGEST: &str = "berth.digest";
 /// The pid of the berth process that owns the object.
 pub const LABEL_PID: &str = "berth.pid";
-/// What the object is for: `step`, `snapshot`, `probe`, `service`, `network`.
+/// What the object is for: `step`, `copy` (files in or out), `snapshot`, `service`, `network`.
 pub const LABEL_KIND: &str = "berth.kind";
 
 /// The labels of one engine object.

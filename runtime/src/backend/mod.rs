@@ -32,6 +32,8 @@ pub struct StepRun<'a> {
     pub labels: &'a Labels,
     /// Where the step's bound services are reachable.
     pub network: Option<&'a ServiceNetwork<'a>>,
+    /// Whether to keep the filesystem (as a snapshot image) when the step exits 0.
+    pub snapshot: bool,
 }
 
 /// How a container reaches the services it binds.
@@ -85,7 +87,7 @@ pub struct StepOutput {
     pub exit_code: i32,
     pub stdout: String,
     pub stderr: String,
-    /// The container's filesystem after the step; only taken when it exited 0.
+    /// The container's filesystem after the step; taken when asked for and it exited 0.
     pub snapshot: Option<ImageId>,
 }
 
@@ -131,8 +133,9 @@ pub trait ContainerBackend: Send + Sync {
     /// Removes every container and network that carries `berth.session=<session>`.
     async fn remove_session_objects(&self, session: &str) -> Result<(), Error>;
 
-    /// Creates the network (bridge, with DNS) unless it exists.
-    async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<(), Error>;
+    /// Creates the network (bridge, with DNS) unless it exists; returns the
+    /// address of the host on it (its gateway).
+    async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<String, Error>;
 
     /// Creates and starts a long-running service container.
     async fn start_service(&self, run: &ServiceRun<'_>) -> Result<ServiceContainer, Error>;

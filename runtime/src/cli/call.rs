@@ -9,6 +9,7 @@ use berth::policy::Policy;
 use berth::progress::StderrProgress;
 use berth::services::ServiceManager;
 use berth::session::Session;
+use berth::spec::ServiceSpec;
 use berth::wasm::bindings::berth::core::types::ErrorKind;
 use berth::wasm::{CallOutput, HostContext, OutputFormat, Runtime};
 
@@ -41,6 +42,7 @@ impl CallArgs {
         let runtime = Runtime::new(&cache_dir)?;
         let plugin = runtime.load(&self.plugin)?;
         plugin.signature(&self.function)?;
+        let (function_args, then) = super::then::split(&self.args)?;
 
         let session = Arc::new(Session::new(Arc::new(DockerBackend::new())));
         let evaluator = Evaluator::new(
@@ -59,64 +61,80 @@ impl CallArgs {
             OutputFormat::Wave
         };
 
-        let call = plugin.call(host, &self.function, &self.args, format);
-        let outcome = tokio::select! {
-            outcome = call => outcome.map_err(anyhow::Error::from),
-            signal = shutdown_signal() => Err(anyhow::anyhow!("interrupted by {signal}; stopped everything this call started")),
+        let services = host.services.clone();
+        let work = async {
+            let output = tokio::select! {
+                output = plugin.call(host, &self.function, &function_args, format) => output?,
+                signal = super::shutdown_signal() => {
+                    anyhow::bail!("interrupted by {signal}; stopped everything this call started")
+                }
+            };
+            match (output, then) {
+                (output, None) => show(output, &services).await,
+                (CallOutput::Service(service), Some(then)) => {
+                    then.run(&services, &service).await?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                (CallOutput::Container(container), Some(then)) => {
+                    then.run(&services, &ServiceSpec::container(container, None))
+                        .await?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                (CallOutput::Failed(error), Some(_)) => Ok(show_error(&error)),
+                (_, Some(_)) => anyhow::bail!(
+                    "`{}` returned neither a service nor a container, so there is nothing to chain",
+                    self.function
+                ),
+            }
         };
+        let outcome = work.await;
         // Whatever happened, remove what this session made before reporting.
         let ended = session.end().await.context("cleaning up the session");
-        let output = outcome?;
+        let code = outcome?;
         ended?;
-        Ok(show(output))
+        Ok(code)
     }
 }
 
-fn show(output: CallOutput) -> ExitCode {
-    match output {
-        CallOutput::Value(text) => {
-            if text.ends_with('\n') {
-                print!("{text}");
-            } else {
-                println!("{text}");
-            }
-            ExitCode::SUCCESS
+/// Prints a result: text as it is, a returned container or service by its digest or hostname.
+async fn show(output: CallOutput, services: &Arc<ServiceManager>) -> anyhow::Result<ExitCode> {
+    let text = match output {
+        CallOutput::Value(text) => text,
+        CallOutput::Nothing => return Ok(ExitCode::SUCCESS),
+        CallOutput::Failed(error) => return Ok(show_error(&error)),
+        CallOutput::Service(service) => format!("service {}", services.identify(&service).await?.1),
+        CallOutput::Container(container) => {
+            format!(
+                "container {}",
+                services.evaluator().digest(&container).await?
+            )
         }
-        CallOutput::Nothing => ExitCode::SUCCESS,
-        CallOutput::Failed(error) => {
-            eprintln!("berth: error: {}: {}", error.kind, error.message);
-            // A failed command's message holds only its last stderr line; show more.
-            let command_stderr = match error.kind {
-                ErrorKind::ExecFailed => error.stderr.as_deref(),
-                _ => None,
-            };
-            if let Some(stderr) = command_stderr.filter(|s| !s.trim().is_empty()) {
-                for line in tail(stderr, 20) {
-                    eprintln!("  | {line}");
-                }
-            }
-            ExitCode::FAILURE
+    };
+    if text.ends_with('\n') {
+        print!("{text}");
+    } else {
+        println!("{text}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a berth error the function returned; the exit status is 1.
+fn show_error(error: &berth::wasm::bindings::berth::core::types::Error) -> ExitCode {
+    eprintln!("berth: error: {}: {}", error.kind, error.message);
+    // A failed command's message holds only its last stderr line; show more.
+    let command_stderr = match error.kind {
+        ErrorKind::ExecFailed => error.stderr.as_deref(),
+        _ => None,
+    };
+    if let Some(stderr) = command_stderr.filter(|s| !s.trim().is_empty()) {
+        for line in tail(stderr, 20) {
+            eprintln!("  | {line}");
         }
     }
+    ExitCode::FAILURE
 }
 
 fn tail(text: &str, lines: usize) -> Vec<&str> {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].to_vec()
-}
-
-/// Resolves on Ctrl-C or SIGTERM, naming the signal.
-async fn shutdown_signal() -> &'static str {
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return "SIGINT";
-            }
-        };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = terminate.recv() => "SIGTERM",
-    }
 }

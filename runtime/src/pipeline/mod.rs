@@ -29,7 +29,8 @@ pub use error::Error;
 /// The outcome of evaluating a pipeline.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
-    /// The image the pipeline ended on: the last snapshot, or the base image.
+    /// The last snapshot taken, or the base image. It is the filesystem after
+    /// the whole pipeline when evaluated with [`Want::Filesystem`].
     pub image: ImageId,
     /// The last exec step's arguments and output, when there is one.
     pub last_exec: Option<(Vec<String>, StepOutput)>,
@@ -65,6 +66,16 @@ fn check_exit(args: &[String], output: &StepOutput) -> Result<(), Error> {
         stdout: output.stdout.clone(),
         stderr: output.stderr.clone(),
     })
+}
+
+/// What a caller needs from an evaluation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// Only the last step's output (stdout, stderr, exit code): the last step
+    /// takes no snapshot, which saves a commit per client.
+    Output,
+    /// The filesystem after the pipeline too (to read a file or start a service from).
+    Filesystem,
 }
 
 /// Evaluates pipelines for one session.
@@ -130,8 +141,13 @@ impl Evaluator {
 
     /// The ids of every image `spec` and the services it binds start from.
     pub async fn resolve_images(&self, spec: &ContainerSpec) -> Result<ResolvedImages, Error> {
+        self.resolve_addresses(&spec.image_addresses()).await
+    }
+
+    /// The ids of the images at `addresses`.
+    pub async fn resolve_addresses(&self, addresses: &[&str]) -> Result<ResolvedImages, Error> {
         let mut images = ResolvedImages::new();
-        for address in spec.image_addresses() {
+        for &address in addresses {
             if !images.contains_key(address) {
                 let id = self.resolve_image(address).await?;
                 images.insert(address.to_string(), id.0);
@@ -152,12 +168,15 @@ impl Evaluator {
         &self,
         spec: &ContainerSpec,
         binder: &dyn ServiceBinder,
+        want: Want,
     ) -> Result<Evaluation, Error> {
         let images = self.resolve_images(spec).await?;
         let digests = spec.prefix_digests(&images);
         let mut image = self.resolve_image(spec.address()).await?;
         let mut last_exec: Option<(Vec<String>, StepOutput)> = None;
-        for stage in spec.stages() {
+        let stages = spec.stages();
+        let last_exec_stage = stages.iter().rposition(|s| s.exec.is_some());
+        for (index, stage) in stages.into_iter().enumerate() {
             let Some(args) = &stage.exec else {
                 return Ok(Evaluation {
                     image,
@@ -175,7 +194,10 @@ impl Evaluator {
                 ));
             }
             let key = digests[stage.ops_end];
-            let output = self.run_step(key, &image, &stage, args, binder).await?;
+            let snapshot = want == Want::Filesystem || Some(index) != last_exec_stage;
+            let output = self
+                .run_step(key, &image, &stage, args, binder, snapshot)
+                .await?;
             if let Some(snapshot) = &output.snapshot {
                 image = snapshot.clone();
             }
@@ -197,7 +219,7 @@ impl Evaluator {
         if path.is_empty() {
             return Err(Error::InvalidArgument("the file path is empty".into()));
         }
-        let evaluation = self.evaluate(spec, binder).await?;
+        let evaluation = self.evaluate(spec, binder, Want::Filesystem).await?;
         evaluation.check()?;
         let absolute = if path.starts_with('/') {
             path.to_string()
@@ -228,15 +250,19 @@ impl Evaluator {
         stage: &Stage,
         args: &[String],
         binder: &dyn ServiceBinder,
+        snapshot: bool,
     ) -> Result<StepOutput, Error> {
         let step_lock = lock(&self.step_locks).entry(key).or_default().clone();
         let _running = step_lock.lock().await;
-        if let Some(output) = self.cache.get(&key)
-            && let Some(snapshot) = &output.snapshot
-            && self.backend().image_exists(snapshot).await?
-        {
-            tracing::debug!(step = %key, "exec cache hit");
-            return Ok(output);
+        if let Some(output) = self.cache.get(&key) {
+            let usable = match &output.snapshot {
+                Some(image) => self.backend().image_exists(image).await?,
+                None => !snapshot,
+            };
+            if usable {
+                tracing::debug!(step = %key, "exec cache hit");
+                return Ok(output);
+            }
         }
         let bound = binder.bind(&stage.config.service_bindings).await?;
         let task = self.progress.begin(&format!("exec {}", args.join(" ")));
@@ -253,6 +279,7 @@ impl Evaluator {
             files: &stage.files,
             labels: &labels,
             network: network.as_ref(),
+            snapshot,
         };
         let output = match self.backend().run_step(&run).await {
             Ok(output) => output,
@@ -278,7 +305,7 @@ impl Evaluator {
             }
         };
         task.finish(&format!("exit {}", output.exit_code));
-        if output.snapshot.is_some() {
+        if output.exit_code == 0 {
             self.cache.put(&key, &output)?;
         }
         Ok(output)

@@ -16,10 +16,11 @@ use async_trait::async_trait;
 use futures_util::future::try_join_all;
 use tracing::{debug, info, instrument, warn};
 
-use crate::backend::{LABEL_DIGEST, ServiceContainer, ServiceNetwork, ServiceRun};
-use crate::pipeline::{BoundServices, Error, Evaluation, Evaluator, ServiceBinder};
+use crate::backend::{LABEL_DIGEST, ServiceNetwork, ServiceRun};
+use crate::net::Tunnel;
+use crate::pipeline::{BoundServices, Error, Evaluation, Evaluator, ServiceBinder, Want};
 use crate::policy::ServiceDefaults;
-use crate::spec::{ContainerSpec, Digest, ServiceSpec, service_hostname};
+use crate::spec::{ContainerSpec, Digest, PortForward, Probe, ServiceSpec, service_hostname};
 
 pub use plan::{ServicePlan, plan};
 
@@ -27,7 +28,7 @@ pub use plan::{ServicePlan, plan};
 pub struct ServiceManager {
     evaluator: Arc<Evaluator>,
     defaults: ServiceDefaults,
-    network: tokio::sync::OnceCell<String>,
+    network: tokio::sync::OnceCell<(String, String)>,
     entries: Mutex<HashMap<Digest, Arc<Entry>>>,
     this: Weak<ServiceManager>,
 }
@@ -47,17 +48,27 @@ struct Holders {
     generation: u64,
 }
 
+/// A service that runs.
 struct Running {
-    container: ServiceContainer,
-    /// Leases on the services this one binds; released when it stops.
-    _dependencies: BoundServices,
+    endpoint: Endpoint,
+    /// What it needs while it runs: leases on the services it binds, or its tunnels.
+    _holds: Box<dyn Send + Sync>,
+}
+
+/// Where clients reach a running service.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// The address on the session network clients connect to.
+    pub address: String,
+    /// The service's container; `None` for a host service.
+    pub container: Option<String>,
 }
 
 /// A hold on a running service; the service may stop once every lease is dropped.
 pub struct Lease {
     manager: Arc<ServiceManager>,
     entry: Arc<Entry>,
-    container: ServiceContainer,
+    endpoint: Endpoint,
 }
 
 impl Lease {
@@ -66,9 +77,9 @@ impl Lease {
         &self.entry.hostname
     }
 
-    /// The running container.
-    pub fn container(&self) -> &ServiceContainer {
-        &self.container
+    /// Where clients reach it.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 }
 
@@ -96,8 +107,8 @@ impl ServiceManager {
     }
 
     /// Evaluates a container, starting the services it binds.
-    pub async fn evaluate(&self, spec: &ContainerSpec) -> Result<Evaluation, Error> {
-        self.evaluator.evaluate(spec, self).await
+    pub async fn evaluate(&self, spec: &ContainerSpec, want: Want) -> Result<Evaluation, Error> {
+        self.evaluator.evaluate(spec, self, want).await
     }
 
     /// A file of a container after its pipeline.
@@ -107,7 +118,10 @@ impl ServiceManager {
 
     /// The digest and hostname of a service.
     pub async fn identify(&self, service: &ServiceSpec) -> Result<(Digest, String), Error> {
-        let images = self.evaluator.resolve_images(&service.container).await?;
+        let images = self
+            .evaluator
+            .resolve_addresses(&service.image_addresses())
+            .await?;
         let digest = service.digest(&images);
         Ok((digest, service_hostname(&digest)))
     }
@@ -127,12 +141,8 @@ impl ServiceManager {
             })
             .clone();
         let mut running = entry.running.lock().await;
-        if let Some(current) = running.as_ref() {
-            let state = self
-                .evaluator
-                .backend()
-                .container_state(&current.container.id)
-                .await?;
+        if let Some(container) = running.as_ref().and_then(|r| r.endpoint.container.clone()) {
+            let state = self.evaluator.backend().container_state(&container).await?;
             if state != crate::backend::ContainerState::Running {
                 warn!(service = %hostname, ?state, "service died; starting it again");
                 let dead = running.take();
@@ -143,9 +153,9 @@ impl ServiceManager {
             // A failed start leaves `None`, so the next acquirer tries again.
             *running = Some(self.start(service, &digest, &hostname).await?);
         }
-        let container = running
+        let endpoint = running
             .as_ref()
-            .map(|r| r.container.clone())
+            .map(|r| r.endpoint.clone())
             .ok_or_else(|| Error::ServiceNotRunning(hostname.clone()))?;
         {
             let mut holders = lock(&entry.holders);
@@ -160,7 +170,7 @@ impl ServiceManager {
         Ok(Lease {
             manager,
             entry,
-            container,
+            endpoint,
         })
     }
 
@@ -170,10 +180,13 @@ impl ServiceManager {
         let entry = lock(&self.entries).get(&digest).cloned();
         if let Some(entry) = entry {
             let stopped = entry.running.lock().await.take();
-            if let Some(running) = stopped {
+            if let Some(container) = stopped
+                .as_ref()
+                .and_then(|r| r.endpoint.container.as_deref())
+            {
                 self.evaluator
                     .backend()
-                    .stop_container(&running.container.id, kill)
+                    .stop_container(container, kill)
                     .await?;
             }
         }
@@ -190,7 +203,7 @@ impl ServiceManager {
                 .lock()
                 .await
                 .as_ref()
-                .map(|r| r.container.id.clone()),
+                .and_then(|r| r.endpoint.container.clone()),
             None => None,
         };
         let container = container.ok_or(Error::ServiceNotRunning(hostname))?;
@@ -201,20 +214,38 @@ impl ServiceManager {
             .await?)
     }
 
-    #[instrument(skip(self, service), err(level = "debug"))]
     async fn start(
         &self,
         service: &ServiceSpec,
         digest: &Digest,
         hostname: &str,
     ) -> Result<Running, Error> {
-        let plan = plan(service);
-        let evaluation = self.evaluate(&plan.base).await?;
+        match service {
+            ServiceSpec::Container { container, args } => {
+                self.start_container(container, args.as_deref(), digest, hostname)
+                    .await
+            }
+            ServiceSpec::Host { host, ports } => {
+                self.open_host_tunnels(host, ports, hostname).await
+            }
+        }
+    }
+
+    #[instrument(skip(self, container, args), err(level = "debug"))]
+    async fn start_container(
+        &self,
+        container: &ContainerSpec,
+        args: Option<&[String]>,
+        digest: &Digest,
+        hostname: &str,
+    ) -> Result<Running, Error> {
+        let plan = plan(container, args);
+        let evaluation = self.evaluate(&plan.base, Want::Filesystem).await?;
         evaluation.check()?;
         let config = &evaluation.tail.config;
         // Services this one binds start first, independent ones in parallel.
         let dependencies = self.bind(&config.service_bindings).await?;
-        let network_name = self.network().await?;
+        let (network_name, _) = self.network().await?;
         let network = ServiceNetwork {
             network: &network_name,
             hosts: &dependencies.hosts,
@@ -253,8 +284,11 @@ impl ServiceManager {
             .map(|ms| std::time::Duration::from_millis(u64::from(ms)))
             .unwrap_or(self.defaults.health_timeout);
         let backend = self.evaluator.backend();
-        if let Err(e) = health::wait_healthy(backend, &container, &probes, timeout, hostname).await
-        {
+        let target = health::Target {
+            address: &container.ip,
+            container: Some(&container.id),
+        };
+        if let Err(e) = health::wait_healthy(backend, &target, &probes, timeout, hostname).await {
             task.finish("unhealthy");
             if let Err(stop) = backend.stop_container(&container.id, true).await {
                 warn!(error = %stop, "could not remove an unhealthy service");
@@ -264,26 +298,90 @@ impl ServiceManager {
         task.finish("healthy");
         info!(service = hostname, ip = %container.ip, "service healthy");
         Ok(Running {
-            container,
-            _dependencies: dependencies,
+            endpoint: Endpoint {
+                address: container.ip,
+                container: Some(container.id),
+            },
+            _holds: Box::new(dependencies),
         })
     }
 
-    /// The session's service network, created on first use.
-    async fn network(&self) -> Result<String, Error> {
-        let name = self
+    /// A host service: once its ports answer on the host, containers reach
+    /// them through tunnels on the host's address on the session network.
+    #[instrument(skip(self, ports), err(level = "debug"))]
+    async fn open_host_tunnels(
+        &self,
+        host: &str,
+        ports: &[PortForward],
+        hostname: &str,
+    ) -> Result<Running, Error> {
+        let task = self
+            .evaluator
+            .progress()
+            .begin(&format!("host service {hostname} ({host})"));
+        let probes: Vec<Probe> = ports.iter().map(|p| Probe::Tcp(p.backend)).collect();
+        let target = health::Target {
+            address: host,
+            container: None,
+        };
+        let backend = self.evaluator.backend();
+        if let Err(e) = health::wait_healthy(
+            backend,
+            &target,
+            &probes,
+            self.defaults.health_timeout,
+            hostname,
+        )
+        .await
+        {
+            task.finish("unreachable");
+            return Err(e);
+        }
+        let (_, gateway) = self.network().await?;
+        let gateway_ip: std::net::IpAddr = gateway.parse().map_err(|_| {
+            Error::InvalidArgument(format!(
+                "the session network's gateway {gateway} is not an address"
+            ))
+        })?;
+        let mut tunnels = Vec::new();
+        for port in ports {
+            let listen = std::net::SocketAddr::new(gateway_ip, port.frontend());
+            let tunnel = Tunnel::open(listen, host, port.backend)
+                .await
+                .map_err(|e| {
+                    Error::InvalidArgument(format!(
+                        "cannot forward {host}:{} to containers on {listen}: {e}",
+                        port.backend
+                    ))
+                })?;
+            tunnels.push(tunnel);
+        }
+        task.finish("reachable");
+        Ok(Running {
+            endpoint: Endpoint {
+                address: gateway,
+                container: None,
+            },
+            _holds: Box::new(tunnels),
+        })
+    }
+
+    /// The session's service network and the host's address on it, created on first use.
+    async fn network(&self) -> Result<(String, String), Error> {
+        let network = self
             .network
             .get_or_try_init(|| async {
                 let session = self.evaluator.session();
                 let name = format!("berth-{}", session.id());
-                self.evaluator
+                let gateway = self
+                    .evaluator
                     .backend()
                     .ensure_network(&name, &session.labels())
                     .await?;
-                Ok::<_, Error>(name)
+                Ok::<_, Error>((name, gateway))
             })
             .await?;
-        Ok(name.clone())
+        Ok(network.clone())
     }
 
     /// One holder fewer; at zero, the service stops after the grace period.
@@ -319,12 +417,15 @@ impl ServiceManager {
         });
     }
 
+    /// Stops a service that nobody holds: its container, or its tunnels (by dropping them).
     async fn remove(&self, running: Option<Running>) {
-        if let Some(running) = running
+        if let Some(container) = running
+            .as_ref()
+            .and_then(|r| r.endpoint.container.as_deref())
             && let Err(e) = self
                 .evaluator
                 .backend()
-                .stop_container(&running.container.id, false)
+                .stop_container(container, false)
                 .await
         {
             warn!(error = %e, "could not stop a service");
@@ -340,17 +441,23 @@ impl ServiceBinder for ServiceManager {
         }
         let leases =
             try_join_all(bindings.iter().map(|(_, service)| self.acquire(service))).await?;
-        let network = self.network().await?;
+        let (network, _) = self.network().await?;
         let mut bound = BoundServices {
             network: Some(network),
             ..Default::default()
         };
         for ((alias, _), lease) in bindings.iter().zip(leases) {
+            let endpoint = lease.endpoint();
+            // Entries for the alias and the hostname: a host service has no
+            // container to carry a DNS alias.
+            bound.hosts.push((alias.clone(), endpoint.address.clone()));
             bound
                 .hosts
-                .push((alias.clone(), lease.container().ip.clone()));
-            bound.containers.push(lease.container().id.clone());
-            bound.hostnames.push(lease.hostname().to_string());
+                .push((lease.hostname().to_string(), endpoint.address.clone()));
+            if let Some(container) = &endpoint.container {
+                bound.containers.push(container.clone());
+                bound.hostnames.push(lease.hostname().to_string());
+            }
             bound.holds.push(Box::new(lease));
         }
         Ok(bound)

@@ -1,4 +1,4 @@
-use crate::spec::{ContainerSpec, Op, ServiceSpec};
+use crate::spec::{ContainerSpec, Op};
 
 /// What to evaluate before a service starts, and the command it runs.
 pub struct ServicePlan {
@@ -11,17 +11,17 @@ pub struct ServicePlan {
 /// With explicit arguments, the whole pipeline runs first and the service
 /// runs the arguments. Without, the last `with-exec` is the service's command
 /// (as in Dagger): it is not run as a step, since it never ends.
-pub fn plan(service: &ServiceSpec) -> ServicePlan {
-    if let Some(args) = &service.args {
+pub fn plan(container: &ContainerSpec, args: Option<&[String]>) -> ServicePlan {
+    if let Some(args) = args {
         return ServicePlan {
-            base: service.container.clone(),
+            base: container.clone(),
             command: Some(args.to_vec()),
         };
     }
-    let ops = service.container.ops();
+    let ops = container.ops();
     let Some(last_exec) = ops.iter().rposition(|op| matches!(op, Op::Exec(_))) else {
         return ServicePlan {
-            base: service.container.clone(),
+            base: container.clone(),
             command: None,
         };
     };
@@ -33,10 +33,9 @@ pub fn plan(service: &ServiceSpec) -> ServicePlan {
         .iter()
         .enumerate()
         .filter(|(index, _)| *index != last_exec)
-        .fold(
-            ContainerSpec::new(service.container.address()),
-            |spec, (_, op)| spec.with(op.clone()),
-        );
+        .fold(ContainerSpec::new(container.address()), |spec, (_, op)| {
+            spec.with(op.clone())
+        });
     ServicePlan { base, command }
 }
 
@@ -59,10 +58,7 @@ mod tests {
             .with(exec(&["mkdir", "/srv"]))
             .with(exec(&["python", "-m", "http.server"]))
             .with(Op::Workdir("/srv".into()));
-        let plan = plan(&ServiceSpec {
-            container,
-            args: None,
-        });
+        let plan = plan(&container, None);
         assert_eq!(
             plan.command,
             Some(vec!["python".into(), "-m".into(), "http.server".into()])
@@ -73,10 +69,7 @@ mod tests {
     #[test]
     fn explicit_args_run_after_the_whole_pipeline() {
         let container = ContainerSpec::new("busybox").with(exec(&["touch", "/x"]));
-        let plan = plan(&ServiceSpec {
-            container,
-            args: Some(vec!["httpd".to_string()].into()),
-        });
+        let plan = plan(&container, Some(&["httpd".to_string()]));
         assert_eq!(plan.command, Some(vec!["httpd".to_string()]));
         assert_eq!(plan.base.ops().len(), 1);
     }

@@ -201,7 +201,7 @@ impl ContainerSpec {
         let mut addresses = vec![self.address()];
         for op in self.ops.iter() {
             if let Op::ServiceBinding { service, .. } = op {
-                addresses.extend(service.container.image_addresses());
+                addresses.extend(service.image_addresses());
             }
         }
         addresses

@@ -13,4 +13,4 @@ pub use container::{
     ContainerSpec, ExposedPort, NewFile, Op, Protocol, ResolvedImages, RunConfig, Stage,
 };
 pub use digest::{CanonicalHasher, Digest};
-pub use service::{Probe, ServiceSpec, service_hostname};
+pub use service::{PortForward, Probe, ServiceSpec, service_hostname};

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use super::container::{ContainerSpec, ResolvedImages};
+use super::container::{ContainerSpec, ExposedPort, Protocol, ResolvedImages};
 use super::digest::{CanonicalHasher, Digest};
 
 /// A readiness check of a service.
@@ -43,23 +43,93 @@ impl Probe {
     }
 }
 
-/// A container turned into a long-running service by `as-service`.
+/// A forwarded port: containers use `frontend` (the backend's number when
+/// `None`); the traffic reaches `backend` on the other side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PortForward {
+    pub frontend: Option<u16>,
+    pub backend: u16,
+    pub protocol: Protocol,
+}
+
+impl PortForward {
+    /// The port clients use.
+    pub fn frontend(&self) -> u16 {
+        self.frontend.unwrap_or(self.backend)
+    }
+}
+
+/// A service: a container run as one, or a port of a host.
 #[derive(Clone, Debug)]
-pub struct ServiceSpec {
-    pub container: ContainerSpec,
-    /// The command the service runs; the last exec's arguments when `None`.
-    pub args: Option<Arc<[String]>>,
+pub enum ServiceSpec {
+    /// A container turned into a long-running service by `as-service`.
+    Container {
+        container: ContainerSpec,
+        /// The command the service runs; the last exec's arguments when `None`.
+        args: Option<Arc<[String]>>,
+    },
+    /// Ports of the calling host (or a host it reaches), by `host.service`.
+    Host {
+        host: String,
+        ports: Vec<PortForward>,
+    },
 }
 
 impl ServiceSpec {
-    /// The digest of the service: its container's digest and its arguments.
+    /// A container run as a service.
+    pub fn container(container: ContainerSpec, args: Option<Arc<[String]>>) -> Self {
+        ServiceSpec::Container { container, args }
+    }
+
+    /// Every image address the service and the services it binds start from.
+    pub fn image_addresses(&self) -> Vec<&str> {
+        match self {
+            ServiceSpec::Container { container, .. } => container.image_addresses(),
+            ServiceSpec::Host { .. } => Vec::new(),
+        }
+    }
+
+    /// The ports clients reach the service on.
+    pub fn ports(&self) -> Vec<ExposedPort> {
+        match self {
+            ServiceSpec::Container { container, .. } => container
+                .stages()
+                .pop()
+                .map(|stage| stage.config.exposed_ports)
+                .unwrap_or_default(),
+            ServiceSpec::Host { ports, .. } => ports
+                .iter()
+                .map(|p| ExposedPort {
+                    number: p.frontend(),
+                    protocol: p.protocol,
+                    description: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The digest of the service: its container's digest and its arguments,
+    /// or the host and its ports.
     pub fn digest(&self, images: &ResolvedImages) -> Digest {
         let mut hasher = CanonicalHasher::new("berth.service.v1");
-        hasher.digest(&self.container.digest(images));
-        match &self.args {
-            None => hasher.tag(0),
-            Some(args) => hasher.tag(1).strs(args),
-        };
+        match self {
+            ServiceSpec::Container { container, args } => {
+                hasher.tag(1).digest(&container.digest(images));
+                match args {
+                    None => hasher.tag(0),
+                    Some(args) => hasher.tag(1).strs(args),
+                };
+            }
+            ServiceSpec::Host { host, ports } => {
+                hasher.tag(2).str(host).u64(ports.len() as u64);
+                for port in ports {
+                    hasher
+                        .u64(u64::from(port.frontend()))
+                        .u64(u64::from(port.backend))
+                        .str(port.protocol.as_str());
+                }
+            }
+        }
         hasher.finish()
     }
 }
@@ -79,11 +149,10 @@ mod tests {
     use crate::spec::Op;
 
     fn service(command: &str) -> ServiceSpec {
-        ServiceSpec {
-            container: ContainerSpec::new("busybox")
-                .with(Op::Exec(vec![command.to_string()].into())),
-            args: None,
-        }
+        ServiceSpec::container(
+            ContainerSpec::new("busybox").with(Op::Exec(vec![command.to_string()].into())),
+            None,
+        )
     }
 
     #[test]
@@ -103,16 +172,39 @@ mod tests {
     #[test]
     fn a_different_bound_service_changes_the_digest() {
         let images = ResolvedImages::new();
-        let client = |svc: ServiceSpec| ServiceSpec {
-            container: ContainerSpec::new("busybox").with(Op::ServiceBinding {
-                alias: "db".into(),
-                service: svc,
-            }),
-            args: None,
+        let client = |svc: ServiceSpec| {
+            ServiceSpec::container(
+                ContainerSpec::new("busybox").with(Op::ServiceBinding {
+                    alias: "db".into(),
+                    service: svc,
+                }),
+                None,
+            )
         };
         assert_ne!(
             client(service("a")).digest(&images),
             client(service("b")).digest(&images)
+        );
+    }
+
+    #[test]
+    fn host_services_differ_by_host_and_port() {
+        let images = ResolvedImages::new();
+        let host = |host: &str, backend| ServiceSpec::Host {
+            host: host.into(),
+            ports: vec![PortForward {
+                frontend: None,
+                backend,
+                protocol: Protocol::Tcp,
+            }],
+        };
+        assert_ne!(
+            host("localhost", 1).digest(&images),
+            host("localhost", 2).digest(&images)
+        );
+        assert_ne!(
+            host("localhost", 1).digest(&images),
+            host("other", 1).digest(&images)
         );
     }
 }

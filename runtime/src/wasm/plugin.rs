@@ -32,6 +32,10 @@ pub enum CallOutput {
     Failed(types::Error),
     /// The function returns nothing.
     Nothing,
+    /// The function returned a service.
+    Service(crate::spec::ServiceSpec),
+    /// The function returned a container.
+    Container(crate::spec::ContainerSpec),
 }
 
 impl Plugin {

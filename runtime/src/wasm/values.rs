@@ -9,7 +9,7 @@ use super::Error;
 use super::plugin::CallOutput;
 use super::state::CallState;
 use crate::spec::{ContainerSpec, ServiceSpec};
-use crate::wasm::bindings::berth::core::types::{self, ErrorKind};
+use crate::wasm::bindings::berth::core::types::{self, ErrorKind, PortForward, Protocol};
 
 /// How results other than strings are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -165,9 +165,19 @@ fn single_value(
                 let any = ResourceAny::try_from_resource(handle, &mut *store)
                     .map_err(|e| bad(e.to_string()))?;
                 Ok(Val::Resource(any))
+            } else if *resource == ResourceType::host::<ServiceSpec>() {
+                let service = service_from_address(text).map_err(bad)?;
+                let handle = store
+                    .data_mut()
+                    .table
+                    .push(service)
+                    .map_err(|e| bad(e.to_string()))?;
+                let any = ResourceAny::try_from_resource(handle, &mut *store)
+                    .map_err(|e| bad(e.to_string()))?;
+                Ok(Val::Resource(any))
             } else {
                 Err(bad(
-                    "this berth cannot take a service from the command line yet".into(),
+                    "this resource cannot be given on the command line".into()
                 ))
             }
         }
@@ -229,7 +239,7 @@ pub async fn render(
     }
     match (value, format) {
         (Val::String(text), OutputFormat::Wave) => Ok(CallOutput::Value(text)),
-        (Val::Resource(resource), _) => describe_resource(resource, store).await,
+        (Val::Resource(resource), _) => returned_resource(resource, store),
         (value, OutputFormat::Wave) => wasm_wave::to_string(&value)
             .map(CallOutput::Value)
             .map_err(|e| Error::Engine(format!("writing the result: {e}"))),
@@ -237,32 +247,18 @@ pub async fn render(
     }
 }
 
-/// A returned container or service, named by its digest or hostname.
-async fn describe_resource(
+/// A returned container or service, as a value the caller can act on.
+fn returned_resource(
     resource: ResourceAny,
     store: &mut Store<CallState>,
 ) -> Result<CallOutput, Error> {
-    let services = store.data().host.services.clone();
-    let described = if resource.ty() == ResourceType::host::<ContainerSpec>() {
-        let spec: ContainerSpec = host_value(resource, store)?;
-        services
-            .evaluator()
-            .digest(&spec)
-            .await
-            .map(|digest| format!("container {digest}"))
+    if resource.ty() == ResourceType::host::<ContainerSpec>() {
+        Ok(CallOutput::Container(host_value(resource, store)?))
     } else if resource.ty() == ResourceType::host::<ServiceSpec>() {
-        let spec: ServiceSpec = host_value(resource, store)?;
-        services
-            .identify(&spec)
-            .await
-            .map(|(_, hostname)| format!("service {hostname}"))
+        Ok(CallOutput::Service(host_value(resource, store)?))
     } else {
-        Ok("<resource>".to_string())
-    };
-    Ok(match described {
-        Ok(text) => CallOutput::Value(text),
-        Err(e) => CallOutput::Failed(e.into()),
-    })
+        Ok(CallOutput::Value("<resource>".to_string()))
+    }
 }
 
 /// The host value behind a resource the guest returned.
@@ -394,6 +390,41 @@ mod tests {
     }
 
     #[test]
+    fn service_addresses_parse_and_check_ports() {
+        let ports = |address: &str| match service_from_address(address) {
+            Ok(ServiceSpec::Host { host, ports }) => {
+                Ok((host, ports.iter().map(|p| p.backend).collect::<Vec<_>>()))
+            }
+            Ok(_) => Err("not a host service".to_string()),
+            Err(e) => Err(e),
+        };
+        assert_eq!(
+            ports("tcp://localhost:3306"),
+            Ok(("localhost".to_string(), vec![3306]))
+        );
+        assert_eq!(
+            ports("tcp://10.0.0.1:80,443"),
+            Ok(("10.0.0.1".to_string(), vec![80, 443]))
+        );
+        assert_eq!(
+            ports("tcp://[::1]:8080"),
+            Ok(("::1".to_string(), vec![8080]))
+        );
+        assert!(
+            ports("tcp://localhost:70000")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            ports("tcp://localhost:0")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(ports("udp://localhost:53").is_err());
+        assert!(ports("localhost:80").is_err());
+    }
+
+    #[test]
     fn a_stray_word_is_an_error() {
         assert!(split_flags(&strings(&["word"])).is_err());
     }
@@ -406,4 +437,35 @@ mod tests {
         ]);
         assert_eq!(to_json(&value).to_string(), r#"{"a":1,"b":"x"}"#);
     }
+}
+
+/// A host service from `tcp://HOST:PORT` (several ports: `tcp://HOST:PORT,PORT`).
+pub fn service_from_address(address: &str) -> Result<ServiceSpec, String> {
+    let rest = match address.split_once("://") {
+        Some(("tcp", rest)) => rest,
+        Some((scheme, _)) => {
+            return Err(format!(
+                "`{scheme}://` is not supported; use tcp://HOST:PORT"
+            ));
+        }
+        None => return Err("expected tcp://HOST:PORT".into()),
+    };
+    let (host, ports) = match rest.strip_prefix('[') {
+        // [v6 address]:ports
+        Some(v6) => v6.split_once("]:").ok_or("expected tcp://[ADDRESS]:PORT")?,
+        None => rest.rsplit_once(':').ok_or("expected tcp://HOST:PORT")?,
+    };
+    let ports = ports
+        .split(',')
+        .map(|port| match port.trim().parse::<u32>() {
+            Ok(number @ 1..=65535) => Ok(PortForward {
+                frontend: None,
+                backend: number as u16,
+                protocol: Protocol::Tcp,
+            }),
+            Ok(number) => Err(format!("port {number} is out of range (1 to 65535)")),
+            Err(_) => Err(format!("`{port}` is not a port number")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    super::host::host_service(host, &ports)
 }

@@ -1,7 +1,9 @@
 use std::collections::HashMap;
 
 use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions};
-use tracing::instrument;
+use std::time::Duration;
+
+use tracing::{debug, instrument};
 
 use super::{DockerBackend, is_not_found};
 use crate::backend::{Error, LABEL_SESSION};
@@ -46,12 +48,34 @@ impl DockerBackend {
             )
             .await?;
         for network in networks.iter().filter_map(|n| n.id.as_deref()) {
-            match self.client().await?.remove_network(network).await {
-                Ok(()) => {}
-                Err(e) if is_not_found(&e) => {}
+            self.remove_network(network).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes a network; one that is already gone counts as removed.
+    ///
+    /// The engine detaches a removed container's endpoint a moment after the
+    /// removal returns, so "has active endpoints" is retried a few times.
+    async fn remove_network(&self, network: &str) -> Result<(), Error> {
+        let docker = self.client().await?;
+        let mut delay = Duration::from_millis(20);
+        let mut attempts = 0;
+        loop {
+            match docker.remove_network(network).await {
+                Ok(()) => return Ok(()),
+                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 403,
+                    message,
+                }) if message.contains("active endpoints") && attempts < 8 => {
+                    debug!(network, attempts, "network still has endpoints; retrying");
+                    attempts += 1;
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
                 Err(e) => return Err(self.error(format!("removing network {network}"), e)),
             }
         }
-        Ok(())
     }
 }

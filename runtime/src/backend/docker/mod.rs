@@ -172,7 +172,7 @@ impl ContainerBackend for DockerBackend {
         self.remove_session_objects_impl(session).await
     }
 
-    async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<(), Error> {
+    async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<String, Error> {
         self.ensure_network_impl(name, labels).await
     }
 

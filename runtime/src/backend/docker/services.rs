@@ -17,10 +17,10 @@ impl DockerBackend {
         &self,
         name: &str,
         labels: &Labels,
-    ) -> Result<(), Error> {
+    ) -> Result<String, Error> {
         let docker = self.client().await?;
         match docker.inspect_network(name, None).await {
-            Ok(_) => return Ok(()),
+            Ok(_) => return self.gateway(name).await,
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(self.error(format!("inspecting network {name}"), e)),
         }
@@ -31,13 +31,34 @@ impl DockerBackend {
             ..Default::default()
         };
         match docker.create_network(request).await {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             // Created meanwhile by a concurrent start: reuse it.
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 409, ..
-            }) => Ok(()),
-            Err(e) => Err(self.error(format!("creating network {name}"), e)),
+            }) => {}
+            Err(e) => return Err(self.error(format!("creating network {name}"), e)),
         }
+        self.gateway(name).await
+    }
+
+    /// The host's address on a network.
+    async fn gateway(&self, name: &str) -> Result<String, Error> {
+        let network = self
+            .request(
+                format!("inspecting network {name}"),
+                self.client().await?.inspect_network(name, None),
+            )
+            .await?;
+        network
+            .ipam
+            .and_then(|ipam| ipam.config)
+            .and_then(|configs| configs.into_iter().find_map(|c| c.gateway))
+            .filter(|gateway| !gateway.is_empty())
+            .ok_or_else(|| Error::Engine {
+                action: format!("finding the gateway of network {name}"),
+                status: 0,
+                message: "the network has no IPv4 gateway".into(),
+            })
     }
 
     #[instrument(skip_all, fields(hostname = run.hostname), err(level = "debug"))]

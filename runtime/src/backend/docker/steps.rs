@@ -69,7 +69,7 @@ impl DockerBackend {
             }
         };
         let (stdout, stderr) = self.output(id).await?;
-        let snapshot = if exit_code == 0 {
+        let snapshot = if exit_code == 0 && step.snapshot {
             let labels = step.labels.with(LABEL_KIND, "snapshot");
             Some(self.commit(id, &labels).await?)
         } else {
@@ -91,7 +91,7 @@ impl DockerBackend {
         path: &str,
         labels: &Labels,
     ) -> Result<Vec<u8>, Error> {
-        let labels = labels.with(LABEL_KIND, "step");
+        let labels = labels.with(LABEL_KIND, "copy");
         let create = Create {
             image,
             args: Some(vec![NEVER_STARTED.to_string()]),

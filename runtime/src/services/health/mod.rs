@@ -8,7 +8,7 @@ mod tcp;
 
 use std::time::{Duration, Instant};
 
-use crate::backend::{ContainerBackend, ContainerState, ServiceContainer};
+use crate::backend::{ContainerBackend, ContainerState};
 use crate::pipeline::Error;
 use crate::spec::{ExposedPort, Probe, Protocol};
 
@@ -53,10 +53,16 @@ pub fn probes_for(declared: Option<&[Probe]>, ports: &[ExposedPort]) -> Vec<Prob
     }
 }
 
+/// What the probes check: an address, and the service's container when it has one.
+pub struct Target<'a> {
+    pub address: &'a str,
+    pub container: Option<&'a str>,
+}
+
 /// Waits until every probe passes; fails fast when the container exits.
 pub async fn wait_healthy(
     backend: &dyn ContainerBackend,
-    container: &ServiceContainer,
+    target: &Target<'_>,
     probes: &[Probe],
     timeout: Duration,
     service: &str,
@@ -64,31 +70,39 @@ pub async fn wait_healthy(
     let deadline = Instant::now() + timeout;
     let mut pending: Vec<&Probe> = probes.iter().collect();
     let mut delay = FIRST_DELAY;
+    let log_tail = || async {
+        match target.container {
+            Some(container) => backend
+                .container_logs(container, Some(LOG_TAIL))
+                .await
+                .unwrap_or_default(),
+            None => String::new(),
+        }
+    };
     loop {
-        match backend.container_state(&container.id).await? {
-            ContainerState::Running => {}
-            ContainerState::Exited { exit_code } => {
-                return Err(Error::ServiceExited {
-                    service: service.to_string(),
-                    exit_code,
-                    logs: backend
-                        .container_logs(&container.id, Some(LOG_TAIL))
-                        .await
-                        .unwrap_or_default(),
-                });
-            }
-            ContainerState::Gone => {
-                return Err(Error::ServiceExited {
-                    service: service.to_string(),
-                    exit_code: -1,
-                    logs: "(the container was removed)".into(),
-                });
+        if let Some(container) = target.container {
+            match backend.container_state(container).await? {
+                ContainerState::Running => {}
+                ContainerState::Exited { exit_code } => {
+                    return Err(Error::ServiceExited {
+                        service: service.to_string(),
+                        exit_code,
+                        logs: log_tail().await,
+                    });
+                }
+                ContainerState::Gone => {
+                    return Err(Error::ServiceExited {
+                        service: service.to_string(),
+                        exit_code: -1,
+                        logs: "(the container was removed)".into(),
+                    });
+                }
             }
         }
         let mut last_failure = None;
         let mut still_pending = Vec::new();
         for probe in pending {
-            if let Err(failure) = check(backend, container, probe).await {
+            if let Err(failure) = check(backend, target, probe).await {
                 still_pending.push(probe);
                 last_failure.get_or_insert((probe, failure));
             }
@@ -99,10 +113,7 @@ pub async fn wait_healthy(
         };
         let now = Instant::now();
         if now >= deadline {
-            let logs = backend
-                .container_logs(&container.id, Some(LOG_TAIL))
-                .await
-                .unwrap_or_default();
+            let logs = log_tail().await;
             let probe = describe(probe);
             return Err(if failure.answered {
                 Error::Unhealthy {
@@ -128,16 +139,19 @@ pub async fn wait_healthy(
 
 async fn check(
     backend: &dyn ContainerBackend,
-    container: &ServiceContainer,
+    target: &Target<'_>,
     probe: &Probe,
 ) -> Result<(), ProbeFailure> {
-    match probe {
-        Probe::Tcp(port) => tcp::check(&container.ip, *port).await,
-        Probe::Http { port, path, status } => {
-            http::check(&container.ip, *port, path, *status).await
+    match (probe, target.container) {
+        (Probe::Tcp(port), _) => tcp::check(target.address, *port).await,
+        (Probe::Http { port, path, status }, _) => {
+            http::check(target.address, *port, path, *status).await
         }
-        Probe::Exec(args) => exec::check(backend, &container.id, args).await,
-        Probe::LogLine(text) => log_line::check(backend, &container.id, text).await,
+        (Probe::Exec(args), Some(container)) => exec::check(backend, container, args).await,
+        (Probe::LogLine(text), Some(container)) => log_line::check(backend, container, text).await,
+        (Probe::Exec(_) | Probe::LogLine(_), None) => Err(ProbeFailure::wrong_answer(
+            "exec and log-line probes need a container; a host service has none",
+        )),
     }
 }
 

@@ -6,6 +6,7 @@ use futures_util::future::join_all;
 use tracing::instrument;
 use wasmtime::component::Resource;
 
+use crate::pipeline::Want;
 use crate::services::ServiceManager;
 use crate::spec::{ContainerSpec, ExposedPort, NewFile, Op, Probe, ServiceSpec};
 use crate::wasm::bindings::berth::core::containers::Host;
@@ -136,17 +137,14 @@ impl HostContainer for CallState {
         this: Resource<Container>,
         args: Option<Vec<String>>,
     ) -> wasmtime::Result<Resource<Service>> {
-        let service = ServiceSpec {
-            container: self.container_spec(&this)?,
-            args: args.map(Into::into),
-        };
+        let service = ServiceSpec::container(self.container_spec(&this)?, args.map(Into::into));
         Ok(self.table.push(service)?)
     }
 
     #[instrument(skip_all, err(level = "debug"))]
     async fn sync(&mut self, this: Resource<Container>) -> wasmtime::Result<Result<(), Error>> {
         let spec = self.container_spec(&this)?;
-        let evaluation = self.host.services.evaluate(&spec).await;
+        let evaluation = self.host.services.evaluate(&spec, Want::Output).await;
         Ok(evaluation.and_then(|e| e.check()).map_err(Error::from))
     }
 
@@ -165,7 +163,7 @@ impl HostContainer for CallState {
         this: Resource<Container>,
     ) -> wasmtime::Result<Result<String, Error>> {
         let spec = self.container_spec(&this)?;
-        let evaluation = self.host.services.evaluate(&spec).await;
+        let evaluation = self.host.services.evaluate(&spec, Want::Output).await;
         Ok(evaluation
             .and_then(|e| e.successful_exec().map(|output| output.stderr.clone()))
             .map_err(Error::from))
@@ -177,7 +175,7 @@ impl HostContainer for CallState {
         this: Resource<Container>,
     ) -> wasmtime::Result<Result<i32, Error>> {
         let spec = self.container_spec(&this)?;
-        let evaluation = self.host.services.evaluate(&spec).await;
+        let evaluation = self.host.services.evaluate(&spec, Want::Output).await;
         Ok(evaluation
             .and_then(|e| match e.last_exec {
                 Some((_, output)) => Ok(output.exit_code),
@@ -227,7 +225,7 @@ impl Host for CallState {
         let services = &self.host.services;
         let results = join_all(specs.iter().map(|spec| async move {
             services
-                .evaluate(spec)
+                .evaluate(spec, Want::Output)
                 .await
                 .and_then(|e| e.check())
                 .map_err(Error::from)
@@ -257,7 +255,7 @@ impl CallState {
 }
 
 async fn stdout_of(services: &Arc<ServiceManager>, spec: &ContainerSpec) -> Result<String, Error> {
-    let evaluation = services.evaluate(spec).await?;
+    let evaluation = services.evaluate(spec, Want::Output).await?;
     Ok(evaluation.successful_exec()?.stdout.clone())
 }
 

@@ -3,10 +3,11 @@
 use tracing::instrument;
 use wasmtime::component::Resource;
 
+use crate::spec::ServiceSpec;
 use crate::wasm::bindings::berth::core::host::{
     Error, Host, HostDirectory, HostService, PortForward,
 };
-use crate::wasm::bindings::berth::core::types::ErrorKind;
+use crate::wasm::bindings::berth::core::types::{ErrorKind, Protocol as WitProtocol};
 use crate::wasm::state::CallState;
 
 impl Host for CallState {
@@ -16,10 +17,11 @@ impl Host for CallState {
         ports: Vec<PortForward>,
         host: Option<String>,
     ) -> wasmtime::Result<Result<Resource<HostService>, Error>> {
-        Ok(Err(Error::new(
-            ErrorKind::NotAllowed,
-            "not supported: this berth does not forward host services yet",
-        )))
+        let service = match host_service(host.as_deref().unwrap_or("localhost"), &ports) {
+            Ok(service) => service,
+            Err(message) => return Ok(Err(Error::new(ErrorKind::InvalidArgument, message))),
+        };
+        Ok(Ok(self.table.push(service)?))
     }
 
     #[instrument(skip(self), err(level = "debug"))]
@@ -34,4 +36,32 @@ impl Host for CallState {
             ),
         )))
     }
+}
+
+/// A host service after checking its address and ports.
+pub(crate) fn host_service(host: &str, ports: &[PortForward]) -> Result<ServiceSpec, String> {
+    if host.trim().is_empty() || host.contains(['/', ' ']) {
+        return Err(format!("`{host}` is not a host name or address"));
+    }
+    if ports.is_empty() {
+        return Err("a host service needs at least one port".into());
+    }
+    let mut forwards = Vec::new();
+    for port in ports {
+        if port.backend == 0 || port.frontend == Some(0) {
+            return Err("port 0 cannot be forwarded; ports are 1 to 65535".into());
+        }
+        if port.protocol == WitProtocol::Udp {
+            return Err("UDP host services are not supported; forward TCP ports".into());
+        }
+        forwards.push(crate::spec::PortForward {
+            frontend: port.frontend,
+            backend: port.backend,
+            protocol: crate::spec::Protocol::Tcp,
+        });
+    }
+    Ok(ServiceSpec::Host {
+        host: host.to_string(),
+        ports: forwards,
+    })
 }

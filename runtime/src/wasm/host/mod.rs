@@ -12,6 +12,8 @@ mod services;
 
 use wasmtime::component::{HasSelf, Linker};
 
+pub(crate) use host::host_service;
+
 use super::bindings::berth::core;
 use super::state::CallState;
 

@@ -16,16 +16,6 @@ impl CallState {
     }
 }
 
-/// The ports a service exposes: those of its container after the pipeline.
-fn exposed_ports(service: &ServiceSpec) -> Vec<crate::spec::ExposedPort> {
-    service
-        .container
-        .stages()
-        .pop()
-        .map(|stage| stage.config.exposed_ports)
-        .unwrap_or_default()
-}
-
 impl HostService for CallState {
     #[instrument(skip_all, err(level = "debug"))]
     async fn hostname(
@@ -39,7 +29,8 @@ impl HostService for CallState {
 
     async fn ports(&mut self, this: Resource<Service>) -> wasmtime::Result<Vec<Port>> {
         let service = self.service_spec(&this)?;
-        Ok(exposed_ports(&service)
+        Ok(service
+            .ports()
             .into_iter()
             .map(|port| Port {
                 number: port.number,
@@ -60,7 +51,7 @@ impl HostService for CallState {
         scheme: Option<String>,
     ) -> wasmtime::Result<Result<String, Error>> {
         let service = self.service_spec(&this)?;
-        let ports = exposed_ports(&service);
+        let ports = service.ports();
         let port = match (port, ports.first()) {
             (Some(port), _) => port,
             (None, Some(first)) => first.number,

@@ -1,0 +1,150 @@
+use std::io;
+use std::net::SocketAddr;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tracing::debug;
+
+/// A TCP listener that forwards every connection to a target.
+///
+/// Each connection is copied both ways until both sides are done; a side that
+/// closes its writing half (half-close) is passed on, and a side that drops
+/// ends only its own connection. Dropping the tunnel closes the listener and
+/// every connection it carries.
+pub struct Tunnel {
+    local: SocketAddr,
+    target: String,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl Tunnel {
+    /// Listens on `listen` (port 0 picks a free one) and forwards to `host:port`.
+    pub async fn open(listen: SocketAddr, host: &str, port: u16) -> io::Result<Tunnel> {
+        Tunnel::serve(TcpListener::bind(listen).await?, host, port)
+    }
+
+    /// Forwards connections of a bound listener to `host:port`.
+    pub fn from_listener(
+        listener: std::net::TcpListener,
+        host: &str,
+        port: u16,
+    ) -> io::Result<Tunnel> {
+        listener.set_nonblocking(true)?;
+        Tunnel::serve(TcpListener::from_std(listener)?, host, port)
+    }
+
+    fn serve(listener: TcpListener, host: &str, port: u16) -> io::Result<Tunnel> {
+        let local = listener.local_addr()?;
+        let target = format!("{host}:{port}");
+        let accepting = tokio::spawn(accept(listener, host.to_string(), port));
+        Ok(Tunnel {
+            local,
+            target,
+            accepting,
+        })
+    }
+
+    /// The address the tunnel listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Where connections go, as `host:port`.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+}
+
+impl Drop for Tunnel {
+    fn drop(&mut self) {
+        self.accepting.abort();
+    }
+}
+
+async fn accept(listener: TcpListener, host: String, port: u16) {
+    // Dropping the set (when this task is aborted) aborts every connection.
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((inbound, peer)) => {
+                    let host = host.clone();
+                    connections.spawn(async move {
+                        if let Err(e) = forward(inbound, &host, port).await {
+                            debug!(%peer, error = %e, "tunnel connection ended with an error");
+                        }
+                    });
+                }
+                Err(e) => debug!(error = %e, "tunnel accept failed"),
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn forward(mut inbound: TcpStream, host: &str, port: u16) -> io::Result<()> {
+    let mut outbound = TcpStream::connect((host, port)).await?;
+    inbound.set_nodelay(true)?;
+    outbound.set_nodelay(true)?;
+    tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An echo server that answers after the client half-closes.
+    async fn echo_after_eof() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut received = Vec::new();
+                    stream.read_to_end(&mut received).await.unwrap();
+                    stream.write_all(&received).await.unwrap();
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_half_closed_request_still_gets_its_answer() {
+        let server = echo_after_eof().await;
+        let tunnel = Tunnel::open("127.0.0.1:0".parse().unwrap(), "127.0.0.1", server.port())
+            .await
+            .unwrap();
+        let mut client = TcpStream::connect(tunnel.local_addr()).await.unwrap();
+        client.write_all(b"ping").await.unwrap();
+        client.shutdown().await.unwrap();
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).await.unwrap();
+        assert_eq!(answer, b"ping");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_tunnel_stops_listening() {
+        let server = echo_after_eof().await;
+        let tunnel = Tunnel::open("127.0.0.1:0".parse().unwrap(), "127.0.0.1", server.port())
+            .await
+            .unwrap();
+        let addr = tunnel.local_addr();
+        drop(tunnel);
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_is_an_error() {
+        let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let result = Tunnel::open(taken.local_addr().unwrap(), "127.0.0.1", 1).await;
+        assert_eq!(
+            result.err().map(|e| e.kind()),
+            Some(io::ErrorKind::AddrInUse)
+        );
+    }
+}
