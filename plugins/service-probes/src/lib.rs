@@ -8,7 +8,7 @@ wit_bindgen::generate!({
 
 use std::time::Duration;
 
-use berth::core::containers::{Container, Service, stdout_all};
+use berth::core::containers::stdout_all;
 use berth::core::types::{ErrorKind, HttpProbe, Probe, Protocol};
 
 struct ServiceProbes;
@@ -184,6 +184,48 @@ impl Guest for ServiceProbes {
             .with_service_binding("www", &svc)
             .with_exec(&strings(&["wget", "-qO-", &url]))
             .stdout()
+    }
+
+    fn big_file_service(tag: String, megabytes: u32) -> Service {
+        let script = format!(
+            "mkdir -p /www && head -c {} /dev/urandom > /www/big && sha256sum /www/big | cut -d' ' -f1 > /www/big.sha256",
+            u64::from(megabytes) << 20
+        );
+        Container::new("busybox")
+            .with_env_variable("TAG", &tag)
+            .with_exec(&strings(&["sh", "-c", &script]))
+            .with_exposed_port(8080, Protocol::Tcp, None)
+            .with_exec(&strings(&["httpd", "-f", "-p", "8080", "-h", "/www"]))
+            .as_service(None)
+    }
+
+    fn web_container(tag: String) -> Container {
+        web(&tag, "", "container up")
+    }
+
+    fn checksum(svc: &Service, path: String) -> Result<String, Error> {
+        let port = svc.ports().first().map(|p| p.number).unwrap_or(80);
+        let script = format!("wget -qO- http://www:{port}{path} | sha256sum | cut -d' ' -f1");
+        Container::new("busybox")
+            .with_service_binding("www", svc)
+            .with_exec(&strings(&["sh", "-c", &script]))
+            .stdout()
+    }
+
+    fn fetch_ports(svc: &Service, path: String) -> Result<Vec<String>, Error> {
+        svc.ports()
+            .iter()
+            .map(|port| {
+                Container::new("busybox")
+                    .with_service_binding("www", svc)
+                    .with_exec(&strings(&[
+                        "wget",
+                        "-qO-",
+                        &format!("http://www:{}{path}", port.number),
+                    ]))
+                    .stdout()
+            })
+            .collect()
     }
 
     fn long_client(tag: String, seconds: u32) -> Result<String, Error> {
