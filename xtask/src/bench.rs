@@ -27,7 +27,7 @@ pub fn bench() -> Result<()> {
 }
 
 /// The library-level benches, each printing `name, reference, samples...` lines.
-const BENCHES: &[&str] = &["call_overhead", "services"];
+const BENCHES: &[&str] = &["call_overhead", "services", "tunnels"];
 
 fn in_process_rows() -> Result<Vec<Row>> {
     let mut rows = Vec::new();

@@ -82,11 +82,14 @@ async fn accept(listener: TcpListener, host: String, port: u16) {
     }
 }
 
+/// Bytes copied per read in each direction; larger than tokio's 8 KiB default for bulk transfers.
+const BUFFER: usize = 64 * 1024;
+
 async fn forward(mut inbound: TcpStream, host: &str, port: u16) -> io::Result<()> {
     let mut outbound = TcpStream::connect((host, port)).await?;
     inbound.set_nodelay(true)?;
     outbound.set_nodelay(true)?;
-    tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await?;
+    tokio::io::copy_bidirectional_with_sizes(&mut inbound, &mut outbound, BUFFER, BUFFER).await?;
     Ok(())
 }
 
