@@ -71,6 +71,16 @@ impl Up {
     }
 }
 
+impl Drop for Up {
+    fn drop(&mut self) {
+        // A test that failed half-way must not leave `up` serving.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn expected_tunnels(args: &[&str]) -> usize {
     args.iter().filter(|a| **a == "--ports").count().max(1)
 }
@@ -109,16 +119,15 @@ struct HostServer {
 }
 
 impl HostServer {
+    /// Serves on 127.0.0.1 only.
     fn serve(dir: &std::path::Path) -> HostServer {
+        HostServer::serve_on(dir, "127.0.0.1")
+    }
+
+    fn serve_on(dir: &std::path::Path, bind: &str) -> HostServer {
         let port = free_port();
         let child = Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-            ])
+            .args(["-m", "http.server", &port.to_string(), "--bind", bind])
             .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -169,6 +178,17 @@ fn up_serves_the_python_example_verbatim() {
         &["http-service", "up", "--ports", "8080:8080"],
     );
     assert_eq!(up.tunnels[0].0, "127.0.0.1:8080");
+    // Another process needs a session of its own: ending a session removes all it labelled.
+    let hostname = TestSession::new("up-verbatim-hostname").call_ok(
+        "http-demo",
+        "http-service",
+        &["hostname"],
+    );
+    assert_eq!(
+        up.hostname,
+        hostname.trim(),
+        "the line names the service's hostname"
+    );
     let curl = Command::new("curl")
         .args(["-s", "localhost:8080"])
         .output()
@@ -180,7 +200,11 @@ fn up_serves_the_python_example_verbatim() {
 #[test]
 fn up_answers_100_parallel_requests() {
     let session = TestSession::uncached("up-parallel");
-    let up = Up::start(&session, "http-demo", &["http-service", "up", "--random"]);
+    let up = Up::start(
+        &session,
+        "service-probes",
+        &["wide-web", "--tag", &nonce(), "up", "--random"],
+    );
     let address = up.tunnels[0].0.clone();
     let answers: Vec<Vec<u8>> = std::thread::scope(|scope| {
         let requests: Vec<_> = (0..100)
@@ -269,7 +293,12 @@ fn a_port_out_of_range_is_refused() {
 fn hostname_and_endpoint_chain_after_a_service() {
     let session = TestSession::new("chained-verbs");
     let service = session.call_ok("http-demo", "http-service", &[]);
-    let hostname = session.call_ok("http-demo", "http-service", &["hostname"]);
+    // Another process needs a session of its own: ending a session removes all it labelled.
+    let hostname = TestSession::new("up-verbatim-hostname").call_ok(
+        "http-demo",
+        "http-service",
+        &["hostname"],
+    );
     assert_eq!(service, format!("service {hostname}"));
     let endpoint = session.call_ok(
         "http-demo",
@@ -287,6 +316,15 @@ fn a_container_reaches_a_host_server_on_loopback() {
     let address = format!("tcp://localhost:{}", server.port);
     let out = session.call_ok("http-demo", "fetch", &["--svc", &address, "--path", "/"]);
     assert_eq!(out, "from the host\n");
+}
+
+#[test]
+fn a_container_reaches_a_host_server_on_all_addresses() {
+    let session = TestSession::uncached("host-service-any");
+    let server = HostServer::serve_on(&host_dir(&[("index.html", b"from everywhere")]), "0.0.0.0");
+    let address = format!("tcp://localhost:{}", server.port);
+    let out = session.call_ok("http-demo", "fetch", &["--svc", &address, "--path", "/"]);
+    assert_eq!(out, "from everywhere\n");
 }
 
 #[test]

@@ -93,6 +93,49 @@ fn file_reads_what_steps_and_later_files_wrote() {
 }
 
 #[test]
+fn file_follows_symbolic_links() {
+    let session = TestSession::new("file-symlink");
+    assert_eq!(
+        session.call_ok("pipelines", "read-file", &["--path", "/out/link.txt"]),
+        "made\n"
+    );
+}
+
+#[test]
+fn a_command_that_does_not_exist_is_exec_failed_with_127() {
+    let session = TestSession::new("no-command");
+    let output = session.call(
+        "pipelines",
+        "run-in",
+        &["--base", "busybox", "--args", "no-such-command"],
+    );
+    assert_clear_failure(
+        &output,
+        "exec-failed: `no-such-command` exited with code 127",
+    );
+}
+
+#[test]
+fn one_failed_step_is_run_once_per_session() {
+    let session = TestSession::uncached("failed-once");
+    let out = session.call_ok("pipelines", "failure-details", &["--code", "5"]);
+    let details: Vec<&str> = out
+        .trim()
+        .trim_matches(['[', ']'])
+        .split("\", \"")
+        .collect();
+    assert_eq!(details.len(), 3, "{out}");
+    assert!(details[0].starts_with("\"ErrorKind::ExecFailed: "), "{out}");
+    assert_eq!(
+        details[0].trim_matches('"'),
+        details[1].trim_matches('"'),
+        "one run's stderr: {out}"
+    );
+    assert_eq!(details[2].trim_matches('"'), "5");
+    assert_eq!(session.created_of_kind("step"), 1);
+}
+
+#[test]
 fn file_that_does_not_exist_is_a_clear_error() {
     let session = TestSession::new("no-file");
     let output = session.call("pipelines", "read-file", &["--path", "/nope"]);

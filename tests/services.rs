@@ -161,6 +161,26 @@ fn a_wrong_answer_is_unhealthy_naming_the_probe() {
 }
 
 #[test]
+fn a_probe_that_hangs_ends_at_the_health_timeout() {
+    let session = TestSession::uncached("probe-hangs");
+    let started = Instant::now();
+    let output = session.call(
+        "service-probes",
+        "probe",
+        &["--tag", &nonce(), "--probe", "exec-hangs"],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_clear_failure(
+        &output,
+        "exec `sleep 600`: the probe did not finish in time",
+    );
+}
+
+#[test]
 fn service_methods_start_inspect_log_and_stop() {
     let session = TestSession::uncached("lifecycle");
     let tag = nonce();

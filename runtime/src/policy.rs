@@ -294,9 +294,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             ));
         }
     };
-    millis
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("`{text}` is too long"))
+    // A week is far beyond any sane deadline and keeps `Instant` arithmetic safe.
+    const LONGEST: u64 = 7 * 24 * 3_600_000;
+    match millis {
+        Some(ms) if ms <= LONGEST => Ok(Duration::from_millis(ms)),
+        _ => Err(format!("`{text}` is too long (at most a week)")),
+    }
 }
 
 /// Parses `256MiB`, `1GiB`, `512KiB` or a plain byte count.
@@ -382,6 +385,7 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("5").is_err());
+        assert!(parse_duration("5000000000000h").is_err());
         assert_eq!(parse_size("256MiB").unwrap(), 256 << 20);
         assert!(parse_size("1TB").is_err());
     }

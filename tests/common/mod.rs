@@ -3,8 +3,11 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -39,19 +42,22 @@ pub fn nonce() -> String {
 pub struct TestSession {
     pub id: String,
     cache_dir: PathBuf,
-    started: u64,
+    /// `berth.kind` of every container created under the session, streamed
+    /// live by `docker events` (the engine keeps only its last 256 events for
+    /// replay, too few when tests run side by side).
+    created: Arc<Mutex<Vec<String>>>,
+    watcher: Child,
 }
 
 impl TestSession {
     pub fn new(test: &str) -> Self {
-        let started = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let id = format!("test-{test}-{}", nonce());
+        let (created, watcher) = watch_creations(&id);
         TestSession {
-            id: format!("test-{test}-{}", nonce()),
+            id,
             cache_dir: root().join("target/test-cache"),
-            started,
+            created,
+            watcher,
         }
     }
 
@@ -60,11 +66,6 @@ impl TestSession {
         let mut session = TestSession::new(test);
         session.cache_dir = root().join("target/test-cache-fresh").join(&session.id);
         session
-    }
-
-    /// Containers of one kind (`service`, `step`) created under this session since it began.
-    pub fn created_of_kind(&self, kind: &str) -> usize {
-        self.events("create", &[&format!("label=berth.kind={kind}")])
     }
 
     /// A `berth` command in this session, with the repository's berth.toml.
@@ -104,43 +105,32 @@ impl TestSession {
 
     /// Containers created under this session since it began (removed ones included).
     pub fn containers_created(&self) -> usize {
-        self.events("create", &[])
+        self.settled_creations().len()
     }
 
-    /// Container events of one type under this session since it began.
-    fn events(&self, event: &str, filters: &[&str]) -> usize {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() + 1)
-            .unwrap_or(0);
-        let session = format!("label=berth.session={}", self.id);
-        let event = format!("event={event}");
-        let (since, until) = (self.started.to_string(), now.to_string());
-        let mut args = vec![
-            "events",
-            "--since",
-            &since,
-            "--until",
-            &until,
-            "--filter",
-            "type=container",
-            "--filter",
-            &event,
-            "--filter",
-            &session,
-            "--format",
-            "{{.ID}}",
-        ];
-        for filter in filters {
-            args.extend(["--filter", filter]);
-        }
-        docker(&args)
-            .lines()
-            .filter(|l| !l.trim().is_empty())
+    /// Containers of one kind (`service`, `step`, `copy`) created under this session.
+    pub fn created_of_kind(&self, kind: &str) -> usize {
+        self.settled_creations()
+            .iter()
+            .filter(|k| *k == kind)
             .count()
     }
 
-    /// Containers, networks and images that carry this session's label now.
+    /// The creations seen so far, once the event stream has caught up.
+    fn settled_creations(&self) -> Vec<String> {
+        // Events arrive a moment after the engine call; wait until none come in for a while.
+        let mut seen = lock(&self.created).len();
+        loop {
+            std::thread::sleep(Duration::from_millis(300));
+            let now = lock(&self.created).len();
+            if now == seen {
+                return lock(&self.created).clone();
+            }
+            seen = now;
+        }
+    }
+
+    /// Containers and networks that carry this session's label now.
     pub fn leftovers(&self) -> Vec<String> {
         let filter = format!("label=berth.session={}", self.id);
         let mut left = Vec::new();
@@ -168,6 +158,8 @@ impl TestSession {
 
 impl Drop for TestSession {
     fn drop(&mut self) {
+        let _ = self.watcher.kill();
+        let _ = self.watcher.wait();
         let left = self.leftovers();
         for entry in &left {
             if let Some((kind, id)) = entry.split_once(' ') {
@@ -181,6 +173,48 @@ impl Drop for TestSession {
             assert!(left.is_empty(), "session {} left {left:?}", self.id);
         }
     }
+}
+
+/// Streams the `berth.kind` of each container created with the session's label.
+fn watch_creations(session: &str) -> (Arc<Mutex<Vec<String>>>, Child) {
+    // From a second back, so nothing between now and the stream's start is missed.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().saturating_sub(1))
+        .unwrap_or(0);
+    let mut watcher = Command::new("docker")
+        .args([
+            "events",
+            "--since",
+            &since.to_string(),
+            "--filter",
+            "type=container",
+            "--filter",
+            "event=create",
+            "--filter",
+            &format!("label=berth.session={session}"),
+            "--format",
+            "{{index .Actor.Attributes \"berth.kind\"}}",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("docker events runs");
+    let created = Arc::new(Mutex::new(Vec::new()));
+    let stdout = watcher.stdout.take().expect("piped stdout");
+    let sink = created.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            lock(&sink).push(line.trim().to_string());
+        }
+    });
+    (created, watcher)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Runs the docker CLI and returns its stdout.

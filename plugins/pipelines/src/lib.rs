@@ -80,7 +80,7 @@ impl Guest for Pipelines {
             .with_exec(&strings(&[
                 "sh",
                 "-c",
-                "mkdir -p /out && echo made > /out/file.txt",
+                "mkdir -p /out && echo made > /out/file.txt && ln -s file.txt /out/link.txt",
             ]))
             .with_new_file("/out/later.txt", b"written after", None)
             .file(&path)?;
@@ -92,6 +92,23 @@ impl Guest for Pipelines {
             .with_exec(&strings(&["sh", "-c", "echo \"$0\" > /echo.txt", &text]))
             .file("/echo.txt")?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    fn failure_details(code: i32) -> Vec<String> {
+        let failing = busybox().with_exec(&strings(&[
+            "sh",
+            "-c",
+            &format!("echo $RANDOM >&2; exit {code}"),
+        ]));
+        let kind = |result: Result<String, Error>| match result {
+            Ok(text) => text,
+            Err(e) => format!("{:?}: {}", e.kind, e.stderr.unwrap_or_default().trim()),
+        };
+        vec![
+            kind(failing.stdout()),
+            kind(failing.stderr()),
+            kind(failing.exit_code().map(|c| c.to_string())),
+        ]
     }
 
     fn digest_of(args: Vec<String>) -> Result<String, Error> {

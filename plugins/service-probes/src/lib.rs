@@ -104,6 +104,7 @@ impl Guest for ServiceProbes {
                 "(sleep 1; touch /ready) &",
             ),
             "exec-failing" => (vec![Probe::Exec(strings(&["false"]))], ""),
+            "exec-hangs" => (vec![Probe::Exec(strings(&["sleep", "600"]))], ""),
             "log-line" => (
                 vec![Probe::LogLine("ready to serve".into())],
                 "(sleep 1; echo ready to serve) &",
@@ -196,6 +197,21 @@ impl Guest for ServiceProbes {
             .with_exec(&strings(&["sh", "-c", &script]))
             .with_exposed_port(8080, Protocol::Tcp, None)
             .with_exec(&strings(&["httpd", "-f", "-p", "8080", "-h", "/www"]))
+            .as_service(None)
+    }
+
+    fn wide_web(tag: String) -> Service {
+        // `python -m http.server` listens with a backlog of 5: a burst of 100
+        // connections then waits on SYN retransmits, whatever forwards them.
+        let server = "import functools, http.server as h; \
+                      h.ThreadingHTTPServer.request_queue_size = 256; \
+                      handler = functools.partial(h.SimpleHTTPRequestHandler, directory='/srv'); \
+                      h.ThreadingHTTPServer(('', 8080), handler).serve_forever()";
+        Container::new("python:3.11-slim")
+            .with_env_variable("TAG", &tag)
+            .with_new_file("/srv/index.html", b"Hello, world!", None)
+            .with_exposed_port(8080, Protocol::Tcp, None)
+            .with_exec(&strings(&["python3", "-c", server]))
             .as_service(None)
     }
 

@@ -75,12 +75,19 @@ async fn accept(listener: TcpListener, host: String, port: u16) {
                         }
                     });
                 }
-                Err(e) => debug!(error = %e, "tunnel accept failed"),
+                Err(e) => {
+                    // Out of file descriptors, for example: back off instead of spinning.
+                    debug!(error = %e, "tunnel accept failed");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
             },
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
     }
 }
+
+/// How long to wait after a failed accept before the next.
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Bytes copied per read in each direction; larger than tokio's 8 KiB default for bulk transfers.
 const BUFFER: usize = 64 * 1024;

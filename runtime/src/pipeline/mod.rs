@@ -86,6 +86,10 @@ pub struct Evaluator {
     progress: Arc<dyn ProgressSink>,
     resolved: Mutex<HashMap<String, ImageId>>,
     step_locks: Mutex<HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
+    /// Steps that exited non-zero in this session. They are not written to
+    /// the exec cache (a later run may succeed), but within one session
+    /// `stdout`, `stderr` and `exit-code` of one failed step see one run.
+    failed: Mutex<HashMap<Digest, StepOutput>>,
 }
 
 impl Evaluator {
@@ -103,6 +107,7 @@ impl Evaluator {
             progress,
             resolved: Mutex::new(HashMap::new()),
             step_locks: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -264,6 +269,9 @@ impl Evaluator {
                 return Ok(output);
             }
         }
+        if let Some(output) = lock(&self.failed).get(&key) {
+            return Ok(output.clone());
+        }
         let bound = binder.bind(&stage.config.service_bindings).await?;
         let task = self.progress.begin(&format!("exec {}", args.join(" ")));
         let labels = self.session.labels().with(LABEL_DIGEST, &key.to_hex());
@@ -307,6 +315,8 @@ impl Evaluator {
         task.finish(&format!("exit {}", output.exit_code));
         if output.exit_code == 0 {
             self.cache.put(&key, &output)?;
+        } else {
+            lock(&self.failed).insert(key, output.clone());
         }
         Ok(output)
     }

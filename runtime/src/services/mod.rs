@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex, Weak};
 
 use crate::lock;
 use async_trait::async_trait;
-use futures_util::future::try_join_all;
+use futures_util::future::join_all;
 use tracing::{debug, info, instrument, warn};
 
-use crate::backend::{LABEL_DIGEST, ServiceNetwork, ServiceRun};
+use crate::backend::{ContainerBackend, LABEL_DIGEST, ServiceNetwork, ServiceRun};
 use crate::net::Tunnel;
 use crate::pipeline::{BoundServices, Error, Evaluation, Evaluator, ServiceBinder, Want};
 use crate::policy::ServiceDefaults;
@@ -276,6 +276,12 @@ impl ServiceManager {
                 return Err(e.into());
             }
         };
+        // If this start is abandoned (a sibling binding failed, the call was
+        // cancelled) before it is recorded, the container must not run on unowned.
+        let unrecorded = RemoveOnDrop {
+            backend: self.evaluator.session().backend().clone(),
+            container: Some(container.id.clone()),
+        };
         task.update("waiting until healthy");
         let declared = config.health_check.as_ref();
         let probes = health::probes_for(declared.map(|(p, _)| p.as_slice()), &config.exposed_ports);
@@ -295,6 +301,7 @@ impl ServiceManager {
             }
             return Err(e);
         }
+        unrecorded.disarm();
         task.finish("healthy");
         info!(service = hostname, ip = %container.ip, "service healthy");
         Ok(Running {
@@ -346,15 +353,24 @@ impl ServiceManager {
         let mut tunnels = Vec::new();
         for port in ports {
             let listen = std::net::SocketAddr::new(gateway_ip, port.frontend());
-            let tunnel = Tunnel::open(listen, host, port.backend)
-                .await
-                .map_err(|e| {
-                    Error::InvalidArgument(format!(
+            match Tunnel::open(listen, host, port.backend).await {
+                Ok(tunnel) => tunnels.push(tunnel),
+                // A host program listening on all addresses already answers on
+                // the gateway under its own port: containers reach it directly.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::AddrInUse
+                        && port.frontend() == port.backend
+                        && tokio::net::TcpStream::connect(listen).await.is_ok() =>
+                {
+                    debug!(%listen, "the host program answers on the gateway; no tunnel needed");
+                }
+                Err(e) => {
+                    return Err(Error::InvalidArgument(format!(
                         "cannot forward {host}:{} to containers on {listen}: {e}",
                         port.backend
-                    ))
-                })?;
-            tunnels.push(tunnel);
+                    )));
+                }
+            }
         }
         task.finish("reachable");
         Ok(Running {
@@ -433,14 +449,43 @@ impl ServiceManager {
     }
 }
 
+/// Removes a service container when dropped, unless disarmed.
+struct RemoveOnDrop {
+    backend: Arc<dyn ContainerBackend>,
+    container: Option<String>,
+}
+
+impl RemoveOnDrop {
+    fn disarm(mut self) {
+        self.container = None;
+    }
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if let (Some(container), Ok(runtime)) =
+            (self.container.take(), tokio::runtime::Handle::try_current())
+        {
+            let backend = self.backend.clone();
+            runtime.spawn(async move {
+                if let Err(e) = backend.stop_container(&container, true).await {
+                    warn!(error = %e, "could not remove an abandoned service");
+                }
+            });
+        }
+    }
+}
+
 #[async_trait]
 impl ServiceBinder for ServiceManager {
     async fn bind(&self, bindings: &[(String, ServiceSpec)]) -> Result<BoundServices, Error> {
         if bindings.is_empty() {
             return Ok(BoundServices::default());
         }
-        let leases =
-            try_join_all(bindings.iter().map(|(_, service)| self.acquire(service))).await?;
+        // Every acquire runs to its end (none is cancelled half-started); if one
+        // fails, the leases of the others drop here and release their services.
+        let acquired = join_all(bindings.iter().map(|(_, service)| self.acquire(service))).await;
+        let leases = acquired.into_iter().collect::<Result<Vec<_>, _>>()?;
         let (network, _) = self.network().await?;
         let mut bound = BoundServices {
             network: Some(network),

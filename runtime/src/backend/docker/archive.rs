@@ -23,6 +23,8 @@ pub(super) fn files_to_tar(files: &[NewFile]) -> std::io::Result<Vec<u8>> {
 pub(super) enum ArchiveEntry {
     File(Vec<u8>),
     Directory,
+    /// A symbolic link, with its target as written.
+    Symlink(String),
 }
 
 /// Reads the first entry of `archive`, following nothing.
@@ -36,8 +38,13 @@ pub(super) fn first_entry(archive: &[u8]) -> std::io::Result<ArchiveEntry> {
         ));
     };
     let mut entry = entry?;
-    if entry.header().entry_type().is_dir() {
+    let kind = entry.header().entry_type();
+    if kind.is_dir() {
         return Ok(ArchiveEntry::Directory);
+    }
+    if kind.is_symlink() {
+        let target = entry.link_name()?.unwrap_or_default();
+        return Ok(ArchiveEntry::Symlink(target.to_string_lossy().into_owned()));
     }
     let mut contents = Vec::with_capacity(entry.size() as usize);
     entry.read_to_end(&mut contents)?;
@@ -59,7 +66,7 @@ mod tests {
         let tar = files_to_tar(&[file]).unwrap();
         match first_entry(&tar).unwrap() {
             ArchiveEntry::File(contents) => assert_eq!(contents, b"hello"),
-            ArchiveEntry::Directory => panic!("expected a file"),
+            _ => panic!("expected a file"),
         }
     }
 }

@@ -16,6 +16,28 @@ use super::{DockerBackend, is_not_found};
 use crate::backend::{Error, ImageId, LABEL_KIND, Labels, ServiceNetwork, StepOutput, StepRun};
 use crate::spec::{NewFile, RunConfig};
 
+/// How many symbolic links `file` follows before giving up (a loop, most likely).
+const MAX_SYMLINK_HOPS: usize = 16;
+
+/// Where a symbolic link at `path` with `target` points.
+fn resolve_link(path: &str, target: &str) -> String {
+    if target.starts_with('/') {
+        return target.to_string();
+    }
+    let directory = path.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("");
+    let mut parts: Vec<&str> = directory.split('/').filter(|p| !p.is_empty()).collect();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            part => parts.push(part),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// What a container is created with.
 pub(super) struct Create<'a> {
     pub image: &'a ImageId,
@@ -52,11 +74,30 @@ impl DockerBackend {
     /// Copies files in, starts, waits, collects output, and snapshots on success.
     async fn run_created(&self, id: &str, step: &StepRun<'_>) -> Result<StepOutput, Error> {
         self.upload(id, step.files).await?;
-        self.request(
-            format!("starting {}", step.args.join(" ")),
-            self.client().await?.start_container(id, None),
-        )
-        .await?;
+        let started = self
+            .request(
+                format!("starting {}", step.args.join(" ")),
+                self.client().await?.start_container(id, None),
+            )
+            .await;
+        match started {
+            Ok(()) => {}
+            // The command does not exist or cannot run: that is the command
+            // failing (as a shell reports it), not the engine.
+            Err(Error::Engine { message, .. }) if is_exec_failure(&message) => {
+                return Ok(StepOutput {
+                    exit_code: if message.contains("permission denied") {
+                        126
+                    } else {
+                        127
+                    },
+                    stdout: String::new(),
+                    stderr: message,
+                    snapshot: None,
+                });
+            }
+            Err(e) => return Err(e),
+        }
         let dependencies = step.network.map(|n| n.dependencies).unwrap_or_default();
         let exit_code = if dependencies.is_empty() {
             self.wait(id).await?
@@ -194,7 +235,26 @@ impl DockerBackend {
         .await
     }
 
+    /// The contents of a file, following symbolic links (the engine's archive does not).
     async fn download(&self, id: &str, path: &str) -> Result<Vec<u8>, Error> {
+        let mut current = path.to_string();
+        for _ in 0..MAX_SYMLINK_HOPS {
+            match self.download_entry(id, &current).await? {
+                ArchiveEntry::File(contents) => return Ok(contents),
+                ArchiveEntry::Directory => {
+                    return Err(Error::NotAFile {
+                        path: path.to_string(),
+                    });
+                }
+                ArchiveEntry::Symlink(target) => current = resolve_link(&current, &target),
+            }
+        }
+        Err(Error::FileNotFound {
+            path: format!("{path} (more than {MAX_SYMLINK_HOPS} symbolic links)"),
+        })
+    }
+
+    async fn download_entry(&self, id: &str, path: &str) -> Result<ArchiveEntry, Error> {
         let options = DownloadFromContainerOptions {
             path: path.to_string(),
         };
@@ -213,15 +273,10 @@ impl DockerBackend {
             }
             Err(e) => return Err(self.error(format!("reading {path}"), e)),
         };
-        match first_entry(&archive).map_err(|source| Error::Archive {
+        first_entry(&archive).map_err(|source| Error::Archive {
             action: format!("reading {path}"),
             source,
-        })? {
-            ArchiveEntry::File(contents) => Ok(contents),
-            ArchiveEntry::Directory => Err(Error::NotAFile {
-                path: path.to_string(),
-            }),
-        }
+        })
     }
 
     /// Waits until one of `containers` exits; returns it and its exit code.
@@ -320,5 +375,27 @@ impl DockerBackend {
             Err(e) if is_not_found(&e) => {}
             Err(e) => warn!(container = id, error = %e, "could not remove a step container"),
         }
+    }
+}
+
+/// Whether the engine refused to start a container because its command cannot run.
+fn is_exec_failure(message: &str) -> bool {
+    message.contains("executable file not found")
+        || message.contains("no such file or directory")
+        || message.contains("permission denied")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_link;
+
+    #[test]
+    fn links_resolve_against_their_directory() {
+        assert_eq!(
+            resolve_link("/etc/os-release", "../usr/lib/os-release"),
+            "/usr/lib/os-release"
+        );
+        assert_eq!(resolve_link("/a/b", "/c"), "/c");
+        assert_eq!(resolve_link("/a/b", "./c"), "/a/c");
     }
 }

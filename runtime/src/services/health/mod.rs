@@ -15,6 +15,8 @@ use crate::spec::{ExposedPort, Probe, Protocol};
 /// The first poll comes this soon after start; polls then back off to [`MAX_DELAY`].
 const FIRST_DELAY: Duration = Duration::from_millis(10);
 const MAX_DELAY: Duration = Duration::from_millis(250);
+/// Even at the deadline, a probe gets this long to answer once.
+const MIN_PROBE_TIME: Duration = Duration::from_secs(1);
 /// Lines of log put into health errors.
 const LOG_TAIL: u32 = 20;
 
@@ -67,8 +69,15 @@ pub async fn wait_healthy(
     timeout: Duration,
     service: &str,
 ) -> Result<(), Error> {
-    let deadline = Instant::now() + timeout;
-    let mut pending: Vec<&Probe> = probes.iter().collect();
+    // A timeout too large to add to now is as good as none.
+    // A timeout too large to add to now is as good as none.
+    let deadline = Instant::now()
+        .checked_add(timeout)
+        .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));
+    let mut pending: Vec<usize> = (0..probes.len()).collect();
+    // Per probe, its last wrong answer: at the deadline it explains more than
+    // a final attempt that merely ran out of time.
+    let mut wrong_answers: Vec<Option<String>> = vec![None; probes.len()];
     let mut delay = FIRST_DELAY;
     let log_tail = || async {
         match target.container {
@@ -99,39 +108,49 @@ pub async fn wait_healthy(
                 }
             }
         }
-        let mut last_failure = None;
-        let mut still_pending = Vec::new();
-        for probe in pending {
-            if let Err(failure) = check(backend, target, probe).await {
-                still_pending.push(probe);
-                last_failure.get_or_insert((probe, failure));
+        let mut failures = Vec::new();
+        for index in pending {
+            // A probe that hangs (an exec that never ends) must not outlive the deadline.
+            let remaining = deadline
+                .saturating_duration_since(Instant::now())
+                .max(MIN_PROBE_TIME);
+            let checked = tokio::time::timeout(remaining, check(backend, target, &probes[index]))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ProbeFailure::no_answer("the probe did not finish in time"))
+                });
+            if let Err(failure) = checked {
+                if failure.answered {
+                    wrong_answers[index] = Some(failure.message.clone());
+                }
+                failures.push((index, failure));
             }
         }
-        pending = still_pending;
-        let Some((probe, failure)) = last_failure else {
+        let Some((first, failure)) = failures.first() else {
             return Ok(());
         };
         let now = Instant::now();
         if now >= deadline {
+            let probe = describe(&probes[*first]);
             let logs = log_tail().await;
-            let probe = describe(probe);
-            return Err(if failure.answered {
-                Error::Unhealthy {
-                    service: service.to_string(),
+            let service = service.to_string();
+            return Err(match wrong_answers[*first].take() {
+                Some(message) => Error::Unhealthy {
+                    service,
                     probe,
-                    message: failure.message,
+                    message,
                     logs,
-                }
-            } else {
-                Error::HealthTimeout {
-                    service: service.to_string(),
+                },
+                None => Error::HealthTimeout {
+                    service,
                     probe,
-                    message: failure.message,
+                    message: failure.message.clone(),
                     timeout,
                     logs,
-                }
+                },
             });
         }
+        pending = failures.into_iter().map(|(index, _)| index).collect();
         tokio::time::sleep(delay.min(deadline - now)).await;
         delay = (delay * 2).min(MAX_DELAY);
     }
