@@ -328,6 +328,19 @@ fn a_container_reaches_a_host_server_on_all_addresses() {
 }
 
 #[test]
+fn host_service_from_a_function_answers_under_alias_and_hostname() {
+    let session = TestSession::uncached("host-service-wit");
+    let server = HostServer::serve(&host_dir(&[("who", b"host")]));
+    let port = server.port.to_string();
+    let out = session.call_ok(
+        "service-probes",
+        "via-host-service",
+        &["--port", &port, "--path", "/who"],
+    );
+    assert_eq!(out, "[\"host\", \"host\"]\n");
+}
+
+#[test]
 fn a_host_service_has_several_ports() {
     let session = TestSession::uncached("host-ports");
     let one = HostServer::serve(&host_dir(&[("who", b"one")]));

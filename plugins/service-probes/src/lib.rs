@@ -9,7 +9,7 @@ wit_bindgen::generate!({
 use std::time::Duration;
 
 use berth::core::containers::stdout_all;
-use berth::core::types::{ErrorKind, HttpProbe, Probe, Protocol};
+use berth::core::types::{ErrorKind, HttpProbe, PortForward, Probe, Protocol};
 
 struct ServiceProbes;
 
@@ -25,6 +25,17 @@ fn web(tag: &str, setup: &str, body: &str) -> Container {
         .with_new_file("/www/index.html", body.as_bytes(), None)
         .with_exposed_port(8080, Protocol::Tcp, None)
         .with_exec(&strings(&["sh", "-c", &script]))
+}
+
+/// A client that binds SVC as `www` and fetches PATH from HOST:PORT.
+fn fetch_port(svc: &Service, host: &str, port: u16, path: &str) -> Container {
+    Container::new("busybox")
+        .with_service_binding("www", svc)
+        .with_exec(&strings(&[
+            "wget",
+            "-qO-",
+            &format!("http://{host}:{port}{path}"),
+        ]))
 }
 
 fn fetch(svc: &Service, alias: &str, path: &str) -> Container {
@@ -242,6 +253,18 @@ impl Guest for ServiceProbes {
                     .stdout()
             })
             .collect()
+    }
+
+    fn via_host_service(port: u16, path: String) -> Result<Vec<String>, Error> {
+        let forward = PortForward {
+            frontend: None,
+            backend: port,
+            protocol: Protocol::Tcp,
+        };
+        let svc = berth::core::host::service(&[forward], Some("localhost"))?;
+        let by_alias = fetch_port(&svc, "www", port, &path);
+        let by_hostname = fetch_port(&svc, &svc.hostname()?, port, &path);
+        stdout_all(&[&by_alias, &by_hostname]).into_iter().collect()
     }
 
     fn long_client(tag: String, seconds: u32) -> Result<String, Error> {

@@ -25,6 +25,14 @@ impl Labels {
         Labels(labels)
     }
 
+    /// The labels of an object that outlives sessions (the shared service network).
+    pub fn shared() -> Self {
+        Labels(HashMap::from([(
+            LABEL_MANAGED.to_string(),
+            "true".to_string(),
+        )]))
+    }
+
     /// These labels plus one more.
     pub fn with(&self, key: &str, value: &str) -> Self {
         let mut labels = self.0.clone();

@@ -62,6 +62,14 @@ pub struct ServiceRun<'a> {
     pub labels: &'a Labels,
 }
 
+/// A network containers join to reach services.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkInfo {
+    pub id: String,
+    /// The host's address on the network.
+    pub gateway: String,
+}
+
 /// A started service container.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceContainer {
@@ -133,9 +141,8 @@ pub trait ContainerBackend: Send + Sync {
     /// Removes every container and network that carries `berth.session=<session>`.
     async fn remove_session_objects(&self, session: &str) -> Result<(), Error>;
 
-    /// Creates the network (bridge, with DNS) unless it exists; returns the
-    /// address of the host on it (its gateway).
-    async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<String, Error>;
+    /// The network called `name` (bridge, with DNS), created unless it exists.
+    async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<NetworkInfo, Error>;
 
     /// Creates and starts a long-running service container.
     async fn start_service(&self, run: &ServiceRun<'_>) -> Result<ServiceContainer, Error>;

@@ -135,6 +135,41 @@ mod tests {
         assert_eq!(answer, b"ping");
     }
 
+    /// A server that sends 64 MiB to every client.
+    async fn firehose() -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let chunk = vec![7u8; 1 << 20];
+                    for _ in 0..64 {
+                        if stream.write_all(&chunk).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_client_leaving_mid_transfer_leaves_the_tunnel_serving() {
+        let server = firehose().await;
+        let tunnel = Tunnel::open("127.0.0.1:0".parse().unwrap(), "127.0.0.1", server.port())
+            .await
+            .unwrap();
+        let mut quitter = TcpStream::connect(tunnel.local_addr()).await.unwrap();
+        let mut some = vec![0u8; 1 << 16];
+        quitter.read_exact(&mut some).await.unwrap();
+        drop(quitter);
+        let mut stayer = TcpStream::connect(tunnel.local_addr()).await.unwrap();
+        let mut all = Vec::new();
+        stayer.read_to_end(&mut all).await.unwrap();
+        assert_eq!(all.len(), 64 << 20);
+    }
+
     #[tokio::test]
     async fn a_dropped_tunnel_stops_listening() {
         let server = echo_after_eof().await;

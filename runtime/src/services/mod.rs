@@ -16,13 +16,16 @@ use async_trait::async_trait;
 use futures_util::future::join_all;
 use tracing::{debug, info, instrument, warn};
 
-use crate::backend::{ContainerBackend, LABEL_DIGEST, ServiceNetwork, ServiceRun};
+use crate::backend::{ContainerBackend, LABEL_DIGEST, Labels, ServiceNetwork, ServiceRun};
 use crate::net::Tunnel;
 use crate::pipeline::{BoundServices, Error, Evaluation, Evaluator, ServiceBinder, Want};
 use crate::policy::ServiceDefaults;
 use crate::spec::{ContainerSpec, Digest, PortForward, Probe, ServiceSpec, service_hostname};
 
 pub use plan::{ServicePlan, plan};
+
+/// The network services run on.
+pub const SERVICE_NETWORK: &str = "berth-services";
 
 /// Runs the services of one session.
 pub struct ServiceManager {
@@ -382,19 +385,25 @@ impl ServiceManager {
         })
     }
 
-    /// The session's service network and the host's address on it, created on first use.
+    /// The network services and their clients join, and the host's address
+    /// on it, created on first use.
+    ///
+    /// It is shared by every session and outlives them. Docker 20.10 now and
+    /// then leaves a user-defined network with an endpoint count that never
+    /// returns to zero after many containers join and leave it at once; such a
+    /// network can never be removed, so a network per session would leak.
+    /// Each client still reaches its own session's instances: binding aliases
+    /// and hostnames are host entries of the client, ahead of DNS.
     async fn network(&self) -> Result<(String, String), Error> {
         let network = self
             .network
             .get_or_try_init(|| async {
-                let session = self.evaluator.session();
-                let name = format!("berth-{}", session.id());
-                let gateway = self
+                let network = self
                     .evaluator
                     .backend()
-                    .ensure_network(&name, &session.labels())
+                    .ensure_network(SERVICE_NETWORK, &Labels::shared())
                     .await?;
-                Ok::<_, Error>((name, gateway))
+                Ok::<_, Error>((network.id, network.gateway))
             })
             .await?;
         Ok(network.clone())

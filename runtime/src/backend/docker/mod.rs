@@ -17,8 +17,8 @@ use bollard::Docker;
 use tokio::sync::OnceCell;
 
 use super::{
-    ContainerBackend, ContainerState, Error, ImageId, Labels, ProgressSink, ServiceContainer,
-    ServiceRun, StepOutput, StepRun,
+    ContainerBackend, ContainerState, Error, ImageId, Labels, NetworkInfo, ProgressSink,
+    ServiceContainer, ServiceRun, StepOutput, StepRun,
 };
 use crate::spec::NewFile;
 
@@ -172,7 +172,7 @@ impl ContainerBackend for DockerBackend {
         self.remove_session_objects_impl(session).await
     }
 
-    async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<String, Error> {
+    async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<NetworkInfo, Error> {
         self.ensure_network_impl(name, labels).await
     }
 

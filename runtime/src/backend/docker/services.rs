@@ -1,12 +1,17 @@
+use std::collections::HashMap;
+
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::NetworkCreateRequest;
+use bollard::query_parameters::ListNetworksOptions;
 use bollard::query_parameters::{InspectContainerOptions, StopContainerOptions};
 use futures_util::StreamExt;
 use tracing::instrument;
 
 use super::steps::Create;
 use super::{DockerBackend, is_not_found};
-use crate::backend::{ContainerState, Error, LABEL_KIND, Labels, ServiceContainer, ServiceRun};
+use crate::backend::{
+    ContainerState, Error, LABEL_KIND, Labels, NetworkInfo, ServiceContainer, ServiceRun,
+};
 
 /// Seconds a service gets between SIGTERM and SIGKILL when stopped.
 const STOP_GRACE_SECONDS: i32 = 5;
@@ -17,12 +22,9 @@ impl DockerBackend {
         &self,
         name: &str,
         labels: &Labels,
-    ) -> Result<String, Error> {
-        let docker = self.client().await?;
-        match docker.inspect_network(name, None).await {
-            Ok(_) => return self.gateway(name).await,
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => return Err(self.error(format!("inspecting network {name}"), e)),
+    ) -> Result<NetworkInfo, Error> {
+        if let Some(network) = self.network_named(name).await? {
+            return Ok(network);
         }
         let request = NetworkCreateRequest {
             name: name.to_string(),
@@ -30,26 +32,51 @@ impl DockerBackend {
             labels: Some(labels.with(LABEL_KIND, "network").to_map()),
             ..Default::default()
         };
-        match docker.create_network(request).await {
-            Ok(_) => {}
-            // Created meanwhile by a concurrent start: reuse it.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => {}
-            Err(e) => return Err(self.error(format!("creating network {name}"), e)),
-        }
-        self.gateway(name).await
-    }
-
-    /// The host's address on a network.
-    async fn gateway(&self, name: &str) -> Result<String, Error> {
-        let network = self
+        let created = self
             .request(
-                format!("inspecting network {name}"),
-                self.client().await?.inspect_network(name, None),
+                format!("creating network {name}"),
+                self.client().await?.create_network(request),
             )
             .await?;
-        network
+        // The engine allows two networks of one name: when processes race to
+        // create it, all of them settle on the same one and drop the rest.
+        let chosen = self
+            .network_named(name)
+            .await?
+            .ok_or_else(|| Error::Engine {
+                action: format!("creating network {name}"),
+                status: 0,
+                message: "the network is not listed after its creation".into(),
+            })?;
+        if chosen.id != created.id {
+            let _ = self.client().await?.remove_network(&created.id).await;
+        }
+        Ok(chosen)
+    }
+
+    /// The network called exactly `name` (the one with the smallest id when
+    /// there are several), with its gateway.
+    async fn network_named(&self, name: &str) -> Result<Option<NetworkInfo>, Error> {
+        let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
+        let mut networks: Vec<_> = self
+            .request(
+                format!("listing networks named {name}"),
+                self.client()
+                    .await?
+                    .list_networks(Some(ListNetworksOptions {
+                        filters: Some(filters),
+                    })),
+            )
+            .await?
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(name))
+            .collect();
+        networks.sort_by(|a, b| a.id.cmp(&b.id));
+        let Some(network) = networks.into_iter().next() else {
+            return Ok(None);
+        };
+        let id = network.id.unwrap_or_default();
+        let gateway = network
             .ipam
             .and_then(|ipam| ipam.config)
             .and_then(|configs| configs.into_iter().find_map(|c| c.gateway))
@@ -58,7 +85,8 @@ impl DockerBackend {
                 action: format!("finding the gateway of network {name}"),
                 status: 0,
                 message: "the network has no IPv4 gateway".into(),
-            })
+            })?;
+        Ok(Some(NetworkInfo { id, gateway }))
     }
 
     #[instrument(skip_all, fields(hostname = run.hostname), err(level = "debug"))]
@@ -116,7 +144,11 @@ impl DockerBackend {
         inspected
             .network_settings
             .and_then(|s| s.networks)
-            .and_then(|mut networks| networks.remove(network))
+            .and_then(|networks| {
+                networks
+                    .into_values()
+                    .find(|endpoint| endpoint.network_id.as_deref() == Some(network))
+            })
             .and_then(|endpoint| endpoint.ip_address)
             .filter(|ip| !ip.is_empty())
             .ok_or_else(|| Error::Engine {
@@ -206,8 +238,10 @@ impl DockerBackend {
                 }) => {}
                 Err(e) => return Err(self.error(format!("stopping container {id}"), e)),
             }
+            self.remove_exited(id).await;
+        } else {
+            self.remove_container(id).await;
         }
-        self.remove_container(id).await;
         Ok(())
     }
 }

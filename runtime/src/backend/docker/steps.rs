@@ -16,6 +16,10 @@ use super::{DockerBackend, is_not_found};
 use crate::backend::{Error, ImageId, LABEL_KIND, Labels, ServiceNetwork, StepOutput, StepRun};
 use crate::spec::{NewFile, RunConfig};
 
+/// How often, and how far apart, `remove_exited` looks for the network release.
+const RELEASE_POLLS: usize = 40;
+const RELEASE_POLL_DELAY: std::time::Duration = std::time::Duration::from_millis(25);
+
 /// How many symbolic links `file` follows before giving up (a loop, most likely).
 const MAX_SYMLINK_HOPS: usize = 16;
 
@@ -67,7 +71,7 @@ impl DockerBackend {
         };
         let id = self.create(&create).await?;
         let result = self.run_created(&id, step).await;
-        self.remove_container(&id).await;
+        self.remove_exited(&id).await;
         result
     }
 
@@ -358,6 +362,41 @@ impl DockerBackend {
             )
             .await?;
         Ok(ImageId(committed.id))
+    }
+
+    /// Removes a container that exited, once the engine has released its network.
+    ///
+    /// The engine reports the exit before it has left the container's
+    /// networks; removing it in that window can leave the network with an
+    /// endpoint count that never returns to zero (Docker 20.10), and then the
+    /// network cannot be removed. A running container is removed (killed) after
+    /// a short wait.
+    pub(super) async fn remove_exited(&self, id: &str) {
+        for _ in 0..RELEASE_POLLS {
+            let Ok(docker) = self.client().await else {
+                break;
+            };
+            match docker.inspect_container(id, None).await {
+                Ok(inspected) => {
+                    let running = inspected.state.and_then(|s| s.running).unwrap_or(false);
+                    // Once released, every network of the container has lost its endpoint.
+                    let released = inspected
+                        .network_settings
+                        .and_then(|n| n.networks)
+                        .is_none_or(|networks| {
+                            networks
+                                .values()
+                                .all(|e| e.endpoint_id.as_deref().unwrap_or("").is_empty())
+                        });
+                    if !running && released {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+            tokio::time::sleep(RELEASE_POLL_DELAY).await;
+        }
+        self.remove_container(id).await;
     }
 
     /// Removes a container; one that is already gone counts as removed.
