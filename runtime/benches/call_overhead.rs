@@ -8,13 +8,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use berth::backend::docker::DockerBackend;
-use berth::pipeline::{Evaluator, ExecCache};
 use berth::policy::Policy;
-use berth::progress::NoProgress;
-use berth::services::ServiceManager;
-use berth::session::Session;
 use berth::wasm::{HostContext, OutputFormat, Runtime};
+
+mod support;
+
+use support::{BenchSession, report};
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -40,17 +39,10 @@ fn main() {
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
     let runtime = Runtime::new(cache.path()).expect("runtime");
     let plugin = runtime.load(&hello).expect("load");
-    let session = Arc::new(Session::new(Arc::new(DockerBackend::new())));
-    let evaluator = Evaluator::new(
-        session,
-        Default::default(),
-        ExecCache::new(cache.path().join("exec")),
-        Arc::new(NoProgress),
-    );
-    let policy = Arc::new(Policy::default());
+    let bench = BenchSession::new();
     let host = Arc::new(HostContext {
-        services: ServiceManager::new(Arc::new(evaluator), policy.services.clone()),
-        policy,
+        services: bench.services.clone(),
+        policy: Arc::new(Policy::default()),
     });
     let args = vec!["--name".to_string(), "bench".to_string()];
     let mut calls = Vec::new();
@@ -68,17 +60,5 @@ fn main() {
         "hello: warm in-process call (instantiate + call)",
         None,
         &calls,
-    );
-}
-
-fn report(name: &str, reference: Option<&str>, samples: &[std::time::Duration]) {
-    let millis: Vec<String> = samples
-        .iter()
-        .map(|d| format!("{:.4}", d.as_secs_f64() * 1000.0))
-        .collect();
-    println!(
-        "{name}\t{}\t{}",
-        reference.unwrap_or("-"),
-        millis.join("\t")
     );
 }

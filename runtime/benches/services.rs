@@ -9,11 +9,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth::backend::docker::DockerBackend;
-use berth::pipeline::{Evaluator, ExecCache};
-use berth::policy::{ImagePolicy, Policy};
-use berth::progress::NoProgress;
-use berth::services::ServiceManager;
-use berth::session::Session;
 use berth::spec::{ContainerSpec, ExposedPort, NewFile, Op, Protocol, ServiceSpec};
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::RemoveContainerOptions;
@@ -21,19 +16,19 @@ use bollard::query_parameters::RemoveContainerOptions;
 const PYTHON: &str = "berth.local/python:latest";
 const ROUNDS: usize = 7;
 
+mod support;
+
+use support::{BenchSession, report};
+
 fn main() {
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
     tokio.block_on(async {
-        let cache = tempfile::tempdir().expect("cache dir");
-        let backend = Arc::new(DockerBackend::new());
-        let session = Arc::new(Session::new(backend.clone()));
-        let evaluator = Evaluator::new(
-            session.clone(),
-            ImagePolicy::default(),
-            ExecCache::new(cache.path().join("exec")),
-            Arc::new(NoProgress),
-        );
-        let services = ServiceManager::new(Arc::new(evaluator), Policy::default().services);
+        let BenchSession {
+            backend,
+            session,
+            services,
+            ..
+        } = BenchSession::new();
 
         let floor = plain_start_to_healthy(&backend).await;
         report(
@@ -179,16 +174,4 @@ async fn plain_start_to_healthy(backend: &DockerBackend) -> Vec<Duration> {
             .expect("remove");
     }
     samples
-}
-
-fn report(name: &str, reference: Option<&str>, samples: &[Duration]) {
-    let millis: Vec<String> = samples
-        .iter()
-        .map(|d| format!("{:.4}", d.as_secs_f64() * 1000.0))
-        .collect();
-    println!(
-        "{name}\t{}\t{}",
-        reference.unwrap_or("-"),
-        millis.join("\t")
-    );
 }

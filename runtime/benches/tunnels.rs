@@ -11,11 +11,6 @@ use std::time::{Duration, Instant};
 
 use berth::backend::docker::DockerBackend;
 use berth::net::{PortMapping, publish};
-use berth::pipeline::{Evaluator, ExecCache};
-use berth::policy::{ImagePolicy, Policy};
-use berth::progress::NoProgress;
-use berth::services::ServiceManager;
-use berth::session::Session;
 use berth::spec::{ContainerSpec, ExposedPort, Op, Protocol, ServiceSpec};
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::RemoveContainerOptions;
@@ -30,19 +25,19 @@ const REQUESTS: usize = 200;
 const PREPARE: &str =
     "mkdir -p /www && head -c 52428800 /dev/zero > /www/big && echo ok > /www/small";
 
+mod support;
+
+use support::{BenchSession, report};
+
 fn main() {
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
     tokio.block_on(async {
-        let cache = tempfile::tempdir().expect("cache dir");
-        let backend = Arc::new(DockerBackend::new());
-        let session = Arc::new(Session::new(backend.clone()));
-        let evaluator = Evaluator::new(
-            session.clone(),
-            ImagePolicy::default(),
-            ExecCache::new(cache.path().join("exec")),
-            Arc::new(NoProgress),
-        );
-        let services = ServiceManager::new(Arc::new(evaluator), Policy::default().services);
+        let BenchSession {
+            backend,
+            session,
+            services,
+            ..
+        } = BenchSession::new();
 
         let published = docker_published(&backend).await;
         measure("docker run -p", None, published.1).await;
@@ -198,16 +193,4 @@ fn args(words: &[&str]) -> Arc<[String]> {
         .map(|w| w.to_string())
         .collect::<Vec<_>>()
         .into()
-}
-
-fn report(name: &str, reference: Option<&str>, samples: &[Duration]) {
-    let millis: Vec<String> = samples
-        .iter()
-        .map(|d| format!("{:.4}", d.as_secs_f64() * 1000.0))
-        .collect();
-    println!(
-        "{name}\t{}\t{}",
-        reference.unwrap_or("-"),
-        millis.join("\t")
-    );
 }

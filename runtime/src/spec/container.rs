@@ -280,7 +280,7 @@ fn write_op(hasher: &mut CanonicalHasher, op: &Op, images: &ResolvedImages) {
 }
 
 /// `path` made absolute against `workdir` (or `/`), with `.` and `..` folded.
-fn absolute_path(workdir: Option<&str>, path: &str) -> String {
+pub fn absolute_path(workdir: Option<&str>, path: &str) -> String {
     let joined = if path.starts_with('/') {
         path.to_string()
     } else {

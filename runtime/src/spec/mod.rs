@@ -11,6 +11,7 @@ mod service;
 
 pub use container::{
     ContainerSpec, ExposedPort, NewFile, Op, Protocol, ResolvedImages, RunConfig, Stage,
+    absolute_path,
 };
 pub use digest::{CanonicalHasher, Digest};
 pub use service::{PortForward, Probe, ServiceSpec, service_hostname};

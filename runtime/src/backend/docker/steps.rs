@@ -14,7 +14,7 @@ use tracing::{instrument, warn};
 use super::archive::{ArchiveEntry, files_to_tar, first_entry};
 use super::{DockerBackend, is_not_found};
 use crate::backend::{Error, ImageId, LABEL_KIND, Labels, ServiceNetwork, StepOutput, StepRun};
-use crate::spec::{NewFile, RunConfig};
+use crate::spec::{NewFile, RunConfig, absolute_path};
 
 /// How often, and how far apart, `remove_exited` looks for the network release.
 const RELEASE_POLLS: usize = 40;
@@ -25,21 +25,8 @@ const MAX_SYMLINK_HOPS: usize = 16;
 
 /// Where a symbolic link at `path` with `target` points.
 fn resolve_link(path: &str, target: &str) -> String {
-    if target.starts_with('/') {
-        return target.to_string();
-    }
     let directory = path.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("");
-    let mut parts: Vec<&str> = directory.split('/').filter(|p| !p.is_empty()).collect();
-    for part in target.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
-    format!("/{}", parts.join("/"))
+    absolute_path(Some(directory), target)
 }
 
 /// What a container is created with.
