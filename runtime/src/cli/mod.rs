@@ -2,6 +2,7 @@
 
 mod call;
 mod functions;
+mod gc;
 mod then;
 
 use std::path::PathBuf;
@@ -31,6 +32,8 @@ enum Command {
     Call(call::CallArgs),
     /// List a plugin's exported functions with their WIT signatures.
     Functions(functions::FunctionsArgs),
+    /// Remove what berth processes that are gone left behind (and, with --all, the exec cache).
+    Gc(gc::GcArgs),
 }
 
 impl Cli {
@@ -39,6 +42,7 @@ impl Cli {
         match &self.command {
             Command::Call(args) => args.run(self.config.as_deref()).await,
             Command::Functions(args) => args.run(),
+            Command::Gc(args) => args.run().await,
         }
     }
 }

@@ -34,6 +34,27 @@ impl ExecCache {
         serde_json::from_slice(&bytes).ok()
     }
 
+    /// The snapshot images the records name.
+    pub fn snapshots(&self) -> Vec<crate::backend::ImageId> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .filter_map(|entry| std::fs::read(entry.path()).ok())
+            .filter_map(|bytes| serde_json::from_slice::<StepOutput>(&bytes).ok())
+            .filter_map(|output| output.snapshot)
+            .collect()
+    }
+
+    /// Removes every record.
+    pub fn clear(&self) -> std::io::Result<()> {
+        match std::fs::remove_dir_all(&self.dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Stores a step's record, atomically replacing any older one.
     pub fn put(&self, key: &Digest, output: &StepOutput) -> Result<(), Error> {
         let path = self.path(key);

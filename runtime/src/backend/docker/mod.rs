@@ -6,6 +6,7 @@
 mod archive;
 mod cleanup;
 mod images;
+mod orphans;
 mod services;
 mod steps;
 
@@ -33,6 +34,8 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 pub struct DockerBackend {
     client: OnceCell<Docker>,
     endpoint: String,
+    /// Orphan containers removed when this client connected.
+    reaped_on_connect: std::sync::atomic::AtomicUsize,
 }
 
 impl Default for DockerBackend {
@@ -52,11 +55,13 @@ impl DockerBackend {
         DockerBackend {
             client: OnceCell::new(),
             endpoint,
+            reaped_on_connect: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
     /// The connected client: on first use, connects and negotiates the API
-    /// version, failing within two seconds when no engine answers.
+    /// version, failing within two seconds when no engine answers, and then
+    /// removes the containers of berth processes that died (`kill -9`, a crash).
     pub async fn client(&self) -> Result<&Docker, Error> {
         self.client.get_or_try_init(|| self.connect()).await
     }
@@ -81,7 +86,25 @@ impl DockerBackend {
                 });
             }
         };
+        let reaped = orphans::remove_orphan_containers(&docker).await;
+        self.reaped_on_connect
+            .store(reaped, std::sync::atomic::Ordering::Relaxed);
         Ok(docker)
+    }
+
+    /// Removes the containers of berth processes that are gone; returns how
+    /// many this client has removed since it connected.
+    pub async fn remove_orphans(&self) -> Result<usize, Error> {
+        let now = orphans::remove_orphan_containers(self.client().await?).await;
+        Ok(now
+            + self
+                .reaped_on_connect
+                .load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Removes images that no container uses (exec-cache snapshots); returns how many went.
+    pub async fn remove_images(&self, images: &[ImageId]) -> Result<usize, Error> {
+        Ok(orphans::remove_images(self.client().await?, images).await)
     }
 
     /// Runs one short engine request with a deadline, naming `action` in errors.

@@ -1,0 +1,72 @@
+//! What a berth process killed with SIGKILL leaves behind is reaped.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{TestSession, nonce};
+
+/// Starts a long call in `session`, and kills it with SIGKILL once its client step runs.
+fn kill_a_long_call(session: &TestSession) {
+    let plugin = common::plugin("service-probes");
+    let mut child = session
+        .berth()
+        .args([
+            "call",
+            plugin.to_str().unwrap(),
+            "long-client",
+            "--tag",
+            &nonce(),
+            "--seconds",
+            "120",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while session.created_of_kind("step") == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the client never started"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !session.leftovers().is_empty(),
+        "SIGKILL left the service and the client running"
+    );
+}
+
+#[test]
+fn gc_removes_what_a_killed_call_left() {
+    let session = TestSession::uncached("gc-after-kill");
+    kill_a_long_call(&session);
+    let output = session.run(&["gc"]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    assert!(session.leftovers().is_empty(), "{:?}", session.leftovers());
+}
+
+#[test]
+fn the_next_run_removes_what_a_killed_call_left() {
+    let killed = TestSession::uncached("killed");
+    kill_a_long_call(&killed);
+    let next = TestSession::new("next-run");
+    next.call_ok("hello", "echo", &["--msg", &nonce()]);
+    assert!(killed.leftovers().is_empty(), "{:?}", killed.leftovers());
+}
+
+#[test]
+fn gc_all_removes_the_exec_cache() {
+    let session = TestSession::uncached("gc-all");
+    let text = format!("gc-{}", nonce());
+    session.call_ok("pipelines", "echo-file", &["--text", &text]);
+    assert_eq!(session.images().len(), 1, "a snapshot was kept");
+    let output = session.run(&["gc", "--all"]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    assert!(session.images().is_empty(), "the snapshot is gone");
+    session.call_ok("pipelines", "echo-file", &["--text", &text]);
+    assert_eq!(session.created_of_kind("step"), 2, "the step ran again");
+}
