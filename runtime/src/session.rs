@@ -6,7 +6,7 @@ use crate::backend::{self, ContainerBackend, Labels};
 
 /// One run of berth against an engine.
 ///
-/// Every container and network made during the session carries its labels;
+/// Every container made during the session carries its labels;
 /// [`Session::end`] removes them all, whatever state the run ended in.
 pub struct Session {
     id: String,
@@ -49,9 +49,9 @@ impl Session {
         &self.backend
     }
 
-    /// Removes every container and network of this session.
+    /// Removes every container of this session.
     pub async fn end(&self) -> Result<(), backend::Error> {
-        self.backend.remove_session_objects(&self.id).await
+        self.backend.remove_session_containers(&self.id).await
     }
 }
 

@@ -138,8 +138,8 @@ pub trait ContainerBackend: Send + Sync {
         labels: &Labels,
     ) -> Result<Vec<u8>, Error>;
 
-    /// Removes every container and network that carries `berth.session=<session>`.
-    async fn remove_session_objects(&self, session: &str) -> Result<(), Error>;
+    /// Removes every container that carries `berth.session=<session>`.
+    async fn remove_session_containers(&self, session: &str) -> Result<(), Error>;
 
     /// The network called `name` (bridge, with DNS), created unless it exists.
     async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<NetworkInfo, Error>;

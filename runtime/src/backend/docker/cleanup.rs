@@ -1,81 +1,127 @@
+//! Removing containers: one at a time, all of a session, and those whose
+//! owning berth process is gone.
+
 use std::collections::HashMap;
 
-use bollard::query_parameters::{ListContainersOptions, ListNetworksOptions};
-use std::time::Duration;
-
-use tracing::{debug, instrument};
+use bollard::Docker;
+use bollard::models::ContainerSummary;
+use bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
+use futures_util::future::join_all;
+use tracing::{debug, instrument, warn};
 
 use super::{DockerBackend, is_not_found};
-use crate::backend::{Error, LABEL_SESSION};
+use crate::backend::{Error, LABEL_MANAGED, LABEL_PID, LABEL_SESSION};
 
 impl DockerBackend {
+    /// Removes a container; one that is already gone counts as removed.
+    pub(super) async fn remove_container(&self, id: &str) {
+        if let Ok(docker) = self.client().await {
+            remove(docker, id).await;
+        }
+    }
+
     #[instrument(skip(self), err(level = "debug"))]
-    pub(super) async fn remove_session_objects_impl(&self, session: &str) -> Result<(), Error> {
+    pub(super) async fn remove_session_containers_impl(&self, session: &str) -> Result<(), Error> {
         if self.client.get().is_none() {
             // Never connected, so this process made nothing.
             return Ok(());
         }
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{LABEL_SESSION}={session}")],
-        )]);
+        let docker = self.client().await?;
         let containers = self
             .request(
                 "listing the session's containers",
-                self.client()
-                    .await?
-                    .list_containers(Some(ListContainersOptions {
-                        all: true,
-                        filters: Some(filters.clone()),
-                        ..Default::default()
-                    })),
+                labelled_containers(docker, &format!("{LABEL_SESSION}={session}")),
             )
             .await?;
-        let removals = containers
-            .iter()
-            .filter_map(|c| c.id.as_deref())
-            .map(|id| self.remove_container(id));
-        futures_util::future::join_all(removals).await;
-
-        let networks = self
-            .request(
-                "listing the session's networks",
-                self.client()
-                    .await?
-                    .list_networks(Some(ListNetworksOptions {
-                        filters: Some(filters),
-                    })),
-            )
-            .await?;
-        for network in networks.iter().filter_map(|n| n.id.as_deref()) {
-            self.remove_network(network).await?;
-        }
+        join_all(
+            containers
+                .iter()
+                .filter_map(|c| c.id.as_deref())
+                .map(|id| remove(docker, id)),
+        )
+        .await;
         Ok(())
     }
+}
 
-    /// Removes a network; one that is already gone counts as removed.
-    ///
-    /// The engine detaches a removed container's endpoint a moment after the
-    /// removal returns, so "has active endpoints" is retried a few times.
-    async fn remove_network(&self, network: &str) -> Result<(), Error> {
-        let docker = self.client().await?;
-        let mut delay = Duration::from_millis(20);
-        let mut attempts = 0;
-        loop {
-            match docker.remove_network(network).await {
-                Ok(()) => return Ok(()),
-                Err(e) if is_not_found(&e) => return Ok(()),
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 403,
-                    message,
-                }) if message.contains("active endpoints") && attempts < 8 => {
-                    debug!(network, attempts, "network still has endpoints; retrying");
-                    attempts += 1;
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-                Err(e) => return Err(self.error(format!("removing network {network}"), e)),
-            }
+/// Whether the process that owns an object still runs on this host.
+pub fn owner_alive(pid: &str) -> bool {
+    match pid.parse::<u32>() {
+        Ok(pid) => std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        // An owner we cannot name is not reaped.
+        Err(_) => true,
+    }
+}
+
+/// Removes every berth container whose owning process is gone; returns how many.
+pub(super) async fn remove_orphan_containers(docker: &Docker) -> usize {
+    let containers = match labelled_containers(docker, &format!("{LABEL_MANAGED}=true")).await {
+        Ok(containers) => containers,
+        Err(e) => {
+            warn!(error = %e, "could not list containers to reap orphans");
+            return 0;
         }
+    };
+    let orphans = containers
+        .iter()
+        .filter(|c| {
+            c.labels
+                .as_ref()
+                .and_then(|labels| labels.get(LABEL_PID))
+                .is_some_and(|pid| !owner_alive(pid))
+        })
+        .filter_map(|c| c.id.as_deref());
+    let removed = join_all(orphans.map(|id| remove(docker, id)))
+        .await
+        .into_iter()
+        .filter(|removed| *removed)
+        .count();
+    if removed > 0 {
+        debug!(removed, "removed containers of dead berth processes");
+    }
+    removed
+}
+
+/// Every container, running or not, that carries `label` (`key=value`).
+async fn labelled_containers(
+    docker: &Docker,
+    label: &str,
+) -> Result<Vec<ContainerSummary>, bollard::errors::Error> {
+    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+    docker
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        }))
+        .await
+}
+
+/// Force-removes a container and its anonymous volumes; whether it is gone now.
+async fn remove(docker: &Docker, id: &str) -> bool {
+    let options = RemoveContainerOptions {
+        force: true,
+        v: true,
+        ..Default::default()
+    };
+    match docker.remove_container(id, Some(options)).await {
+        Ok(()) => true,
+        Err(e) if is_not_found(&e) => true,
+        Err(e) => {
+            warn!(container = id, error = %e, "could not remove a container");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_alive;
+
+    #[test]
+    fn this_process_is_alive_and_a_huge_pid_is_not() {
+        assert!(owner_alive(&std::process::id().to_string()));
+        assert!(!owner_alive("4194304999"));
+        assert!(owner_alive("not-a-pid"));
     }
 }

@@ -1,4 +1,4 @@
-use bollard::query_parameters::CreateImageOptions;
+use bollard::query_parameters::{CreateImageOptions, RemoveImageOptions};
 use futures_util::StreamExt;
 use tracing::{debug, instrument};
 
@@ -26,6 +26,36 @@ impl DockerBackend {
 
     pub(super) async fn image_exists_impl(&self, image: &ImageId) -> Result<bool, Error> {
         Ok(self.local_image_id(&image.0).await?.is_some())
+    }
+
+    /// Removes images that no container uses (exec-cache snapshots); returns how many went.
+    pub async fn remove_images(&self, images: &[ImageId]) -> Result<usize, Error> {
+        let docker = self.client().await?;
+        // Snapshots stack on each other, and a parent goes only after its
+        // children: pass over the rest until a pass removes nothing.
+        let mut left: Vec<&str> = images.iter().map(|image| image.0.as_str()).collect();
+        let mut removed = 0;
+        loop {
+            let before = left.len();
+            let mut kept = Vec::new();
+            for id in left {
+                match docker
+                    .remove_image(id, None::<RemoveImageOptions>, None)
+                    .await
+                {
+                    Ok(_) => removed += 1,
+                    Err(e) if is_not_found(&e) => {}
+                    Err(e) => {
+                        debug!(image = %id, error = %e, "image kept for now");
+                        kept.push(id);
+                    }
+                }
+            }
+            if kept.is_empty() || kept.len() == before {
+                return Ok(removed);
+            }
+            left = kept;
+        }
     }
 
     async fn local_image_id(&self, reference: &str) -> Result<Option<ImageId>, Error> {

@@ -6,7 +6,6 @@
 mod archive;
 mod cleanup;
 mod images;
-mod orphans;
 mod services;
 mod steps;
 
@@ -86,7 +85,7 @@ impl DockerBackend {
                 });
             }
         };
-        let reaped = orphans::remove_orphan_containers(&docker).await;
+        let reaped = cleanup::remove_orphan_containers(&docker).await;
         self.reaped_on_connect
             .store(reaped, std::sync::atomic::Ordering::Relaxed);
         Ok(docker)
@@ -95,16 +94,11 @@ impl DockerBackend {
     /// Removes the containers of berth processes that are gone; returns how
     /// many this client has removed since it connected.
     pub async fn remove_orphans(&self) -> Result<usize, Error> {
-        let now = orphans::remove_orphan_containers(self.client().await?).await;
+        let now = cleanup::remove_orphan_containers(self.client().await?).await;
         Ok(now
             + self
                 .reaped_on_connect
                 .load(std::sync::atomic::Ordering::Relaxed))
-    }
-
-    /// Removes images that no container uses (exec-cache snapshots); returns how many went.
-    pub async fn remove_images(&self, images: &[ImageId]) -> Result<usize, Error> {
-        Ok(orphans::remove_images(self.client().await?, images).await)
     }
 
     /// Runs one short engine request with a deadline, naming `action` in errors.
@@ -191,8 +185,8 @@ impl ContainerBackend for DockerBackend {
         self.read_file_impl(image, files, path, labels).await
     }
 
-    async fn remove_session_objects(&self, session: &str) -> Result<(), Error> {
-        self.remove_session_objects_impl(session).await
+    async fn remove_session_containers(&self, session: &str) -> Result<(), Error> {
+        self.remove_session_containers_impl(session).await
     }
 
     async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<NetworkInfo, Error> {

@@ -238,10 +238,8 @@ impl DockerBackend {
                 }) => {}
                 Err(e) => return Err(self.error(format!("stopping container {id}"), e)),
             }
-            self.remove_exited(id).await;
-        } else {
-            self.remove_container(id).await;
         }
+        self.remove_container(id).await;
         Ok(())
     }
 }

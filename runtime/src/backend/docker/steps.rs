@@ -5,20 +5,15 @@ use bollard::models::{
     ContainerConfig, ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig,
 };
 use bollard::query_parameters::{
-    CommitContainerOptions, DownloadFromContainerOptions, LogsOptions, RemoveContainerOptions,
-    UploadToContainerOptions,
+    CommitContainerOptions, DownloadFromContainerOptions, LogsOptions, UploadToContainerOptions,
 };
 use futures_util::{StreamExt, TryStreamExt};
-use tracing::{instrument, warn};
+use tracing::instrument;
 
 use super::archive::{ArchiveEntry, files_to_tar, first_entry};
 use super::{DockerBackend, is_not_found};
 use crate::backend::{Error, ImageId, LABEL_KIND, Labels, ServiceNetwork, StepOutput, StepRun};
 use crate::spec::{NewFile, RunConfig, absolute_path};
-
-/// How often, and how far apart, `remove_exited` looks for the network release.
-const RELEASE_POLLS: usize = 40;
-const RELEASE_POLL_DELAY: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// How many symbolic links `file` follows before giving up (a loop, most likely).
 const MAX_SYMLINK_HOPS: usize = 16;
@@ -58,7 +53,7 @@ impl DockerBackend {
         };
         let id = self.create(&create).await?;
         let result = self.run_created(&id, step).await;
-        self.remove_exited(&id).await;
+        self.remove_container(&id).await;
         result
     }
 
@@ -349,58 +344,6 @@ impl DockerBackend {
             )
             .await?;
         Ok(ImageId(committed.id))
-    }
-
-    /// Removes a container that exited, once the engine has released its network.
-    ///
-    /// The engine reports the exit before it has left the container's
-    /// networks; removing it in that window can leave the network with an
-    /// endpoint count that never returns to zero (Docker 20.10), and then the
-    /// network cannot be removed. A running container is removed (killed) after
-    /// a short wait.
-    pub(super) async fn remove_exited(&self, id: &str) {
-        for _ in 0..RELEASE_POLLS {
-            let Ok(docker) = self.client().await else {
-                break;
-            };
-            match docker.inspect_container(id, None).await {
-                Ok(inspected) => {
-                    let running = inspected.state.and_then(|s| s.running).unwrap_or(false);
-                    // Once released, every network of the container has lost its endpoint.
-                    let released = inspected
-                        .network_settings
-                        .and_then(|n| n.networks)
-                        .is_none_or(|networks| {
-                            networks
-                                .values()
-                                .all(|e| e.endpoint_id.as_deref().unwrap_or("").is_empty())
-                        });
-                    if !running && released {
-                        break;
-                    }
-                }
-                Err(_) => break,
-            }
-            tokio::time::sleep(RELEASE_POLL_DELAY).await;
-        }
-        self.remove_container(id).await;
-    }
-
-    /// Removes a container; one that is already gone counts as removed.
-    pub(super) async fn remove_container(&self, id: &str) {
-        let options = RemoveContainerOptions {
-            force: true,
-            v: true,
-            ..Default::default()
-        };
-        let Ok(docker) = self.client().await else {
-            return;
-        };
-        match docker.remove_container(id, Some(options)).await {
-            Ok(()) => {}
-            Err(e) if is_not_found(&e) => {}
-            Err(e) => warn!(container = id, error = %e, "could not remove a step container"),
-        }
     }
 }
 
