@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use berth::net::{PortMapping, default_mappings, publish};
 use berth::services::ServiceManager;
 use berth::spec::ServiceSpec;
@@ -103,16 +103,10 @@ impl Then {
                 println!("{hostname}");
             }
             Then::Endpoint(args) => {
-                let (_, hostname) = services.identify(service).await?;
-                let ports = service.ports();
-                let port = args
-                    .port
-                    .or_else(|| ports.first().map(|p| p.number))
-                    .context("the service exposes no port; pass --port")?;
-                match &args.scheme {
-                    Some(scheme) => println!("{scheme}://{hostname}:{port}"),
-                    None => println!("{hostname}:{port}"),
-                }
+                let endpoint = services
+                    .endpoint(service, args.port, args.scheme.as_deref())
+                    .await?;
+                println!("{endpoint}");
             }
             Then::Up(args) => up(services, service, args).await?,
         }

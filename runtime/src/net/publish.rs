@@ -47,15 +47,9 @@ pub struct Publication {
 impl Publication {
     /// `(host address, service port)` of each tunnel.
     pub fn tunnels(&self) -> impl Iterator<Item = (SocketAddr, u16)> + '_ {
-        self.tunnels.iter().map(|t| {
-            let backend = t
-                .target()
-                .rsplit(':')
-                .next()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
-            (t.local_addr(), backend)
-        })
+        self.tunnels
+            .iter()
+            .map(|t| (t.local_addr(), t.target_port()))
     }
 
     /// The service's hostname.

@@ -13,7 +13,7 @@ use tracing::debug;
 /// every connection it carries.
 pub struct Tunnel {
     local: SocketAddr,
-    target: String,
+    target_port: u16,
     accepting: tokio::task::JoinHandle<()>,
 }
 
@@ -35,11 +35,10 @@ impl Tunnel {
 
     fn serve(listener: TcpListener, host: &str, port: u16) -> io::Result<Tunnel> {
         let local = listener.local_addr()?;
-        let target = format!("{host}:{port}");
         let accepting = tokio::spawn(accept(listener, host.to_string(), port));
         Ok(Tunnel {
             local,
-            target,
+            target_port: port,
             accepting,
         })
     }
@@ -49,9 +48,9 @@ impl Tunnel {
         self.local
     }
 
-    /// Where connections go, as `host:port`.
-    pub fn target(&self) -> &str {
-        &self.target
+    /// The port connections are forwarded to.
+    pub fn target_port(&self) -> u16 {
+        self.target_port
     }
 }
 

@@ -20,7 +20,7 @@ use crate::backend::{
 };
 use crate::policy::ImagePolicy;
 use crate::session::Session;
-use crate::spec::{ContainerSpec, Digest, ResolvedImages, Stage};
+use crate::spec::{ContainerSpec, Digest, ResolvedImages, Stage, absolute_path};
 
 pub use binder::{BoundServices, ServiceBinder};
 pub use cache::ExecCache;
@@ -177,7 +177,11 @@ impl Evaluator {
     ) -> Result<Evaluation, Error> {
         let images = self.resolve_images(spec).await?;
         let digests = spec.prefix_digests(&images);
-        let mut image = self.resolve_image(spec.address()).await?;
+        let mut image = images
+            .get(spec.address())
+            .cloned()
+            .map(ImageId)
+            .ok_or_else(|| Error::InvalidArgument("the base image was not resolved".into()))?;
         let mut last_exec: Option<(Vec<String>, StepOutput)> = None;
         let stages = spec.stages();
         let last_exec_stage = stages.iter().rposition(|s| s.exec.is_some());
@@ -226,14 +230,7 @@ impl Evaluator {
         }
         let evaluation = self.evaluate(spec, binder, Want::Filesystem).await?;
         evaluation.check()?;
-        let absolute = if path.starts_with('/') {
-            path.to_string()
-        } else {
-            format!(
-                "{}/{path}",
-                evaluation.tail.config.workdir.as_deref().unwrap_or("")
-            )
-        };
+        let absolute = absolute_path(evaluation.tail.config.workdir.as_deref(), path);
         let labels = self.session.labels();
         Ok(self
             .backend()

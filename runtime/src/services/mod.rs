@@ -61,7 +61,7 @@ struct Running {
 /// Where clients reach a running service.
 #[derive(Clone, Debug)]
 pub struct Endpoint {
-    /// The address on the session network clients connect to.
+    /// The address on the services network clients connect to.
     pub address: String,
     /// The service's container; `None` for a host service.
     pub container: Option<String>,
@@ -75,7 +75,7 @@ pub struct Lease {
 }
 
 impl Lease {
-    /// The service's DNS name on the session network.
+    /// The service's DNS name on the services network.
     pub fn hostname(&self) -> &str {
         &self.entry.hostname
     }
@@ -127,6 +127,28 @@ impl ServiceManager {
             .await?;
         let digest = service.digest(&images);
         Ok((digest, service_hostname(&digest)))
+    }
+
+    /// `hostname:port`, or `scheme://hostname:port`, where clients reach the
+    /// service; the port defaults to its first exposed one.
+    pub async fn endpoint(
+        &self,
+        service: &ServiceSpec,
+        port: Option<u16>,
+        scheme: Option<&str>,
+    ) -> Result<String, Error> {
+        let port = port
+            .or_else(|| service.ports().first().map(|p| p.number))
+            .ok_or_else(|| {
+                Error::InvalidArgument(
+                    "the service exposes no port; name the port, or add with-exposed-port".into(),
+                )
+            })?;
+        let (_, hostname) = self.identify(service).await?;
+        Ok(match scheme {
+            Some(scheme) => format!("{scheme}://{hostname}:{port}"),
+            None => format!("{hostname}:{port}"),
+        })
     }
 
     /// Starts the service (or shares the running one) and waits until it is healthy.
@@ -183,15 +205,7 @@ impl ServiceManager {
         let entry = lock(&self.entries).get(&digest).cloned();
         if let Some(entry) = entry {
             let stopped = entry.running.lock().await.take();
-            if let Some(container) = stopped
-                .as_ref()
-                .and_then(|r| r.endpoint.container.as_deref())
-            {
-                self.evaluator
-                    .backend()
-                    .stop_container(container, kill)
-                    .await?;
-            }
+            self.stop_running(stopped, kill).await?;
         }
         Ok(())
     }
@@ -302,6 +316,7 @@ impl ServiceManager {
             if let Err(stop) = backend.stop_container(&container.id, true).await {
                 warn!(error = %stop, "could not remove an unhealthy service");
             }
+            unrecorded.disarm();
             return Err(e);
         }
         unrecorded.disarm();
@@ -317,7 +332,7 @@ impl ServiceManager {
     }
 
     /// A host service: once its ports answer on the host, containers reach
-    /// them through tunnels on the host's address on the session network.
+    /// them through tunnels on the host's address on the services network.
     #[instrument(skip(self, ports), err(level = "debug"))]
     async fn open_host_tunnels(
         &self,
@@ -350,7 +365,7 @@ impl ServiceManager {
         let (_, gateway) = self.network().await?;
         let gateway_ip: std::net::IpAddr = gateway.parse().map_err(|_| {
             Error::InvalidArgument(format!(
-                "the session network's gateway {gateway} is not an address"
+                "the services network's gateway {gateway} is not an address"
             ))
         })?;
         let mut tunnels = Vec::new();
@@ -442,19 +457,25 @@ impl ServiceManager {
         });
     }
 
-    /// Stops a service that nobody holds: its container, or its tunnels (by dropping them).
+    /// Stops a service that nobody holds; a failure is only logged.
     async fn remove(&self, running: Option<Running>) {
+        if let Err(e) = self.stop_running(running, false).await {
+            warn!(error = %e, "could not stop a service");
+        }
+    }
+
+    /// Stops a taken-out service: its container, or its tunnels (by dropping them).
+    async fn stop_running(&self, running: Option<Running>, kill: bool) -> Result<(), Error> {
         if let Some(container) = running
             .as_ref()
             .and_then(|r| r.endpoint.container.as_deref())
-            && let Err(e) = self
-                .evaluator
-                .backend()
-                .stop_container(container, false)
-                .await
         {
-            warn!(error = %e, "could not stop a service");
+            self.evaluator
+                .backend()
+                .stop_container(container, kill)
+                .await?;
         }
+        Ok(())
     }
 }
 

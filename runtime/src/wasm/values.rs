@@ -273,7 +273,7 @@ fn host_value<T: Clone + Send + 'static>(
         .data()
         .table
         .get(&handle)
-        .map(T::clone)
+        .cloned()
         .map_err(|e| Error::Engine(e.to_string()))
 }
 
@@ -367,6 +367,37 @@ pub fn to_json(value: &Val) -> serde_json::Value {
     }
 }
 
+/// A host service from `tcp://HOST:PORT` (several ports: `tcp://HOST:PORT,PORT`).
+pub fn service_from_address(address: &str) -> Result<ServiceSpec, String> {
+    let rest = match address.split_once("://") {
+        Some(("tcp", rest)) => rest,
+        Some((scheme, _)) => {
+            return Err(format!(
+                "`{scheme}://` is not supported; use tcp://HOST:PORT"
+            ));
+        }
+        None => return Err("expected tcp://HOST:PORT".into()),
+    };
+    let (host, ports) = match rest.strip_prefix('[') {
+        // [v6 address]:ports
+        Some(v6) => v6.split_once("]:").ok_or("expected tcp://[ADDRESS]:PORT")?,
+        None => rest.rsplit_once(':').ok_or("expected tcp://HOST:PORT")?,
+    };
+    let ports = ports
+        .split(',')
+        .map(|port| match port.trim().parse::<u32>() {
+            Ok(number @ 1..=65535) => Ok(PortForward {
+                frontend: None,
+                backend: number as u16,
+                protocol: Protocol::Tcp,
+            }),
+            Ok(number) => Err(format!("port {number} is out of range (1 to 65535)")),
+            Err(_) => Err(format!("`{port}` is not a port number")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    super::host::host_service(host, &ports)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,35 +468,4 @@ mod tests {
         ]);
         assert_eq!(to_json(&value).to_string(), r#"{"a":1,"b":"x"}"#);
     }
-}
-
-/// A host service from `tcp://HOST:PORT` (several ports: `tcp://HOST:PORT,PORT`).
-pub fn service_from_address(address: &str) -> Result<ServiceSpec, String> {
-    let rest = match address.split_once("://") {
-        Some(("tcp", rest)) => rest,
-        Some((scheme, _)) => {
-            return Err(format!(
-                "`{scheme}://` is not supported; use tcp://HOST:PORT"
-            ));
-        }
-        None => return Err("expected tcp://HOST:PORT".into()),
-    };
-    let (host, ports) = match rest.strip_prefix('[') {
-        // [v6 address]:ports
-        Some(v6) => v6.split_once("]:").ok_or("expected tcp://[ADDRESS]:PORT")?,
-        None => rest.rsplit_once(':').ok_or("expected tcp://HOST:PORT")?,
-    };
-    let ports = ports
-        .split(',')
-        .map(|port| match port.trim().parse::<u32>() {
-            Ok(number @ 1..=65535) => Ok(PortForward {
-                frontend: None,
-                backend: number as u16,
-                protocol: Protocol::Tcp,
-            }),
-            Ok(number) => Err(format!("port {number} is out of range (1 to 65535)")),
-            Err(_) => Err(format!("`{port}` is not a port number")),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    super::host::host_service(host, &ports)
 }

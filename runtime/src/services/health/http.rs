@@ -40,7 +40,7 @@ async fn status_of(ip: &str, port: u16, path: &str) -> Result<u16, ProbeFailure>
         .write_all(request.as_bytes())
         .await
         .map_err(|e| ProbeFailure::no_answer(format!("sending the request: {e}")))?;
-    let mut head = vec![0u8; 64];
+    let mut head = [0u8; 64];
     let mut read = 0;
     while read < head.len() && !head[..read].contains(&b'\n') {
         match stream.read(&mut head[read..]).await {

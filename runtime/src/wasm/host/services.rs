@@ -7,7 +7,7 @@ use crate::spec::{Protocol, ServiceSpec};
 use crate::wasm::bindings::berth::core::containers::{
     Directory, Error, HostDirectory, HostService, Port, Service,
 };
-use crate::wasm::bindings::berth::core::types::{ErrorKind, Protocol as WitProtocol};
+use crate::wasm::bindings::berth::core::types::Protocol as WitProtocol;
 use crate::wasm::state::CallState;
 
 impl CallState {
@@ -51,25 +51,12 @@ impl HostService for CallState {
         scheme: Option<String>,
     ) -> wasmtime::Result<Result<String, Error>> {
         let service = self.service_spec(&this)?;
-        let ports = service.ports();
-        let port = match (port, ports.first()) {
-            (Some(port), _) => port,
-            (None, Some(first)) => first.number,
-            (None, None) => {
-                return Ok(Err(Error::new(
-                    ErrorKind::InvalidArgument,
-                    "the service exposes no port; pass one, or add with-exposed-port",
-                )));
-            }
-        };
-        let hostname = match self.host.services.identify(&service).await {
-            Ok((_, hostname)) => hostname,
-            Err(e) => return Ok(Err(e.into())),
-        };
-        Ok(Ok(match scheme {
-            Some(scheme) => format!("{scheme}://{hostname}:{port}"),
-            None => format!("{hostname}:{port}"),
-        }))
+        let endpoint = self
+            .host
+            .services
+            .endpoint(&service, port, scheme.as_deref())
+            .await;
+        Ok(endpoint.map_err(Error::from))
     }
 
     #[instrument(skip_all, err(level = "debug"))]
