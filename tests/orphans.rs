@@ -2,36 +2,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use common::{TestSession, nonce};
 
-/// Starts a long call in `session`, and kills it with SIGKILL once its client step runs.
+/// Kills a long call in `session` with SIGKILL once its client step runs.
 fn kill_a_long_call(session: &TestSession) {
-    let plugin = common::plugin("service-probes");
-    let mut child = session
-        .berth()
-        .args([
-            "call",
-            plugin.to_str().unwrap(),
-            "long-client",
-            "--tag",
-            &nonce(),
-            "--seconds",
-            "120",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while session.created_of_kind("step") == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the client never started"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let mut child = session.start_long_call();
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(

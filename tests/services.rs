@@ -260,31 +260,8 @@ fn a_client_whose_service_dies_fails_naming_it() {
 
 fn interrupt_a_long_call(signal: &str) {
     let session = TestSession::uncached(&format!("signal-{signal}"));
-    let plugin = common::plugin("service-probes");
-    let mut child = session
-        .berth()
-        .args([
-            "call",
-            plugin.to_str().unwrap(),
-            "long-client",
-            "--tag",
-            &nonce(),
-            "--seconds",
-            "120",
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the client step runs: then a service and a client container exist.
-    let started = Instant::now();
-    while session.created_of_kind("step") == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the client never started"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // Once the client step runs, a service and a client container exist.
+    let mut child = session.start_long_call();
     std::process::Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
         .status()

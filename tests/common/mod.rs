@@ -103,6 +103,36 @@ impl TestSession {
         self.run(&all)
     }
 
+    /// Starts `service-probes long-client` (a client bound to a service,
+    /// running two minutes) and returns once its client step runs.
+    pub fn start_long_call(&self) -> Child {
+        let plugin = plugin("service-probes");
+        let child = self
+            .berth()
+            .args([
+                "call",
+                plugin.to_str().expect("utf-8 path"),
+                "long-client",
+                "--tag",
+                &nonce(),
+                "--seconds",
+                "120",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("berth runs");
+        let started = std::time::Instant::now();
+        while self.created_of_kind("step") == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the client never started"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        child
+    }
+
     /// Containers created under this session since it began (removed ones included).
     pub fn containers_created(&self) -> usize {
         self.settled_creations().len()
