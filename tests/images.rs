@@ -77,3 +77,17 @@ fn without_a_rewrite_the_public_name_is_pulled_and_fails_here() {
     ]);
     common::assert_clear_failure(&output, "image-not-found");
 }
+
+#[test]
+fn a_failed_pull_shows_the_registry_message() {
+    let session = TestSession::new("pull-fails");
+    let reference = format!("{REGISTRY}/berth-test/never-pushed:{}", common::nonce());
+    let output = session.call(
+        "pipelines",
+        "run-in",
+        &["--base", &reference, "--args", "true"],
+    );
+    // The registry's own words for a tag it does not have.
+    common::assert_clear_failure(&output, "manifest unknown");
+    common::assert_clear_failure(&output, &format!("image-not-found: image `{reference}`"));
+}

@@ -45,3 +45,43 @@ fn gc_all_removes_the_exec_cache() {
     session.call_ok("pipelines", "echo-file", &["--text", &text]);
     assert_eq!(session.created_of_kind("step"), 2, "the step ran again");
 }
+
+/// The pid of a process that has exited.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    pid
+}
+
+/// An untagged snapshot image as a berth process killed between its commit
+/// and its exec-cache record leaves it.
+fn leave_an_untagged_snapshot(session: &TestSession) -> String {
+    let container = common::docker(&["create", "berth.local/busybox:latest", "true"]);
+    let container = container.trim();
+    let labels = format!(
+        "LABEL berth.managed=true berth.kind=snapshot berth.session={} berth.pid={}",
+        session.id,
+        dead_pid()
+    );
+    let image = common::docker(&["commit", "--change", &labels, container]);
+    common::docker(&["rm", container]);
+    image.trim().to_string()
+}
+
+#[test]
+fn gc_removes_untagged_snapshots_of_dead_processes_and_keeps_cached_ones() {
+    let session = TestSession::uncached("gc-images");
+    session.call_ok("pipelines", "echo-file", &["--text", &nonce()]);
+    let cached = session.images();
+    assert_eq!(cached.len(), 1, "the exec cache kept a snapshot");
+    let orphan = leave_an_untagged_snapshot(&session);
+    let output = session.run(&["gc"]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    let left = session.images();
+    assert!(
+        !left.iter().any(|image| orphan.contains(image.as_str())),
+        "the orphan snapshot is gone: {left:?}"
+    );
+    assert_eq!(left, cached, "the cached snapshot stays");
+}

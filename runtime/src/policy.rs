@@ -14,6 +14,9 @@
 //! [services]
 //! grace = "10s"            # how long an unused service keeps running
 //! health_timeout = "60s"   # how long a service may take to become healthy
+//!
+//! [engine]
+//! timeout = "60s"   # how long one engine request (create, inspect, remove) may take
 //! ```
 
 use std::collections::BTreeMap;
@@ -50,6 +53,22 @@ pub struct Policy {
     pub images: ImagePolicy,
     pub limits: Limits,
     pub services: ServiceDefaults,
+    pub engine: EngineSettings,
+}
+
+/// How berth talks to the container engine.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    /// How long one short request may go unanswered before it fails.
+    pub timeout: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            timeout: crate::backend::docker::DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
 }
 
 /// How services live and are checked, unless a service says otherwise.
@@ -162,6 +181,14 @@ struct ConfigFile {
     limits: LimitsSection,
     #[serde(default)]
     services: ServicesSection,
+    #[serde(default)]
+    engine: EngineSection,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct EngineSection {
+    timeout: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -192,20 +219,25 @@ impl ConfigFile {
             key: key.to_string(),
             message,
         };
-        let defaults = Limits::default();
-        let timeout = match self.limits.timeout {
-            Some(text) => parse_duration(&text).map_err(|m| invalid("limits.timeout", m))?,
-            None => defaults.timeout,
+        // A duration setting: its default when absent; zero only when `zero_ok`.
+        let duration = |text: Option<String>, key: &str, default: Duration, zero_ok: bool| {
+            let Some(text) = text else {
+                return Ok(default);
+            };
+            match parse_duration(&text) {
+                Ok(value) if value.is_zero() && !zero_ok => {
+                    Err(invalid(key, "must be greater than zero".into()))
+                }
+                Ok(value) => Ok(value),
+                Err(message) => Err(invalid(key, message)),
+            }
         };
-        if timeout.is_zero() {
-            return Err(invalid(
-                "limits.timeout",
-                "must be greater than zero".into(),
-            ));
-        }
+        let limits = Limits::default();
+        let services = ServiceDefaults::default();
+        let engine = EngineSettings::default();
         let memory = match self.limits.memory {
             Some(text) => parse_size(&text).map_err(|m| invalid("limits.memory", m))?,
-            None => defaults.memory,
+            None => limits.memory,
         };
         if memory < (1 << 20) {
             return Err(invalid("limits.memory", "must be at least 1MiB".into()));
@@ -218,29 +250,23 @@ impl ConfigFile {
                 ));
             }
         }
-        let service_defaults = ServiceDefaults::default();
-        let grace = match self.services.grace {
-            Some(text) => parse_duration(&text).map_err(|m| invalid("services.grace", m))?,
-            None => service_defaults.grace,
-        };
-        let health_timeout = match self.services.health_timeout {
-            Some(text) => {
-                parse_duration(&text).map_err(|m| invalid("services.health_timeout", m))?
-            }
-            None => service_defaults.health_timeout,
-        };
-        if health_timeout.is_zero() {
-            return Err(invalid(
-                "services.health_timeout",
-                "must be greater than zero".into(),
-            ));
-        }
         Ok(Policy {
             images: ImagePolicy::with_rewrites(self.images.rewrite),
-            limits: Limits { timeout, memory },
+            limits: Limits {
+                timeout: duration(self.limits.timeout, "limits.timeout", limits.timeout, false)?,
+                memory,
+            },
             services: ServiceDefaults {
-                grace,
-                health_timeout,
+                grace: duration(self.services.grace, "services.grace", services.grace, true)?,
+                health_timeout: duration(
+                    self.services.health_timeout,
+                    "services.health_timeout",
+                    services.health_timeout,
+                    false,
+                )?,
+            },
+            engine: EngineSettings {
+                timeout: duration(self.engine.timeout, "engine.timeout", engine.timeout, false)?,
             },
         })
     }

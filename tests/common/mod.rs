@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod engine_proxy;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -42,6 +44,8 @@ pub fn nonce() -> String {
 pub struct TestSession {
     pub id: String,
     cache_dir: PathBuf,
+    /// Whether the exec cache is this session's own, to be removed with it.
+    own_cache: bool,
     /// `berth.kind` of every container created under the session, streamed
     /// live by `docker events` (the engine keeps only its last 256 events for
     /// replay, too few when tests run side by side).
@@ -56,6 +60,7 @@ impl TestSession {
         TestSession {
             id,
             cache_dir: root().join("target/test-cache"),
+            own_cache: false,
             created,
             watcher,
         }
@@ -65,6 +70,7 @@ impl TestSession {
     pub fn uncached(test: &str) -> Self {
         let mut session = TestSession::new(test);
         session.cache_dir = root().join("target/test-cache-fresh").join(&session.id);
+        session.own_cache = true;
         session
     }
 
@@ -160,13 +166,18 @@ impl TestSession {
         }
     }
 
-    /// Containers and networks that carry this session's label now.
+    /// Containers, networks and untagged images (snapshots no exec cache
+    /// keeps) that carry this session's label now.
     pub fn leftovers(&self) -> Vec<String> {
         let filter = format!("label=berth.session={}", self.id);
         let mut left = Vec::new();
         for (kind, args) in [
             ("container", vec!["ps", "-aq", "--filter", &filter]),
             ("network", vec!["network", "ls", "-q", "--filter", &filter]),
+            (
+                "image",
+                vec!["images", "-q", "--filter", &filter, "--filter", "dangling=true"],
+            ),
         ] {
             for id in docker(&args).lines().filter(|l| !l.trim().is_empty()) {
                 left.push(format!("{kind} {id}"));
@@ -195,9 +206,17 @@ impl Drop for TestSession {
             if let Some((kind, id)) = entry.split_once(' ') {
                 match kind {
                     "container" => drop(docker(&["rm", "-f", id])),
+                    "image" => drop(docker(&["rmi", id])),
                     _ => drop(docker(&["network", "rm", id])),
                 }
             }
+        }
+        if self.own_cache {
+            // Its snapshots are of no use to anyone else.
+            for image in self.images() {
+                docker(&["rmi", "-f", &image]);
+            }
+            let _ = std::fs::remove_dir_all(&self.cache_dir);
         }
         if !std::thread::panicking() {
             assert!(left.is_empty(), "session {} left {left:?}", self.id);

@@ -56,3 +56,83 @@ pub enum Error {
         source: std::io::Error,
     },
 }
+
+/// Words of the engine's answer when a container's command cannot run.
+const EXEC_FAILURES: &[&str] = &[
+    "executable file not found",
+    "no such file or directory",
+    "permission denied",
+];
+
+/// Words of other 409 and 500 answers that repeat when the request is sent again.
+const PERMANENT_REFUSALS: &[&str] = &[
+    // Exec into, or stop, a container that has exited.
+    "is not running",
+    // Removing an image that others build on or use.
+    "dependent child images",
+    "is being used by",
+    "must be forced",
+    // A name that is taken.
+    "is already in use",
+];
+
+impl Error {
+    /// Whether the engine answered 404: the object does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Engine { status: 404, .. })
+    }
+
+    /// Whether sending the request again may succeed: the engine answered 409
+    /// (a conflict with an operation in flight) or 500 (an internal failure),
+    /// and not with one of the refusals that repeat.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Engine {
+                status: 409 | 500,
+                message,
+                ..
+            } => {
+                !is_exec_failure(message)
+                    && !PERMANENT_REFUSALS
+                        .iter()
+                        .any(|refusal| message.contains(refusal))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether the engine refused to start a container because its command cannot run.
+pub(crate) fn is_exec_failure(message: &str) -> bool {
+    EXEC_FAILURES.iter().any(|failure| message.contains(failure))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    fn engine(status: u16, message: &str) -> Error {
+        Error::Engine {
+            action: "testing".into(),
+            status,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn conflicts_and_internal_failures_are_transient_unless_they_repeat() {
+        assert!(engine(500, "driver failed programming external connectivity").is_transient());
+        assert!(engine(409, "removal of container abc is already in progress").is_transient());
+        assert!(!engine(500, "exec: \"nope\": executable file not found in $PATH").is_transient());
+        assert!(!engine(409, "container abc is not running").is_transient());
+        assert!(!engine(409, "image has dependent child images").is_transient());
+        assert!(!engine(404, "no such container").is_transient());
+        assert!(!engine(400, "bad parameter").is_transient());
+    }
+
+    #[test]
+    fn only_a_404_is_not_found() {
+        assert!(engine(404, "no such image").is_not_found());
+        assert!(!engine(409, "conflict").is_not_found());
+    }
+}

@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use crate::spec::{NewFile, RunConfig};
 
 pub use error::Error;
+pub(crate) use error::is_exec_failure;
 pub use labels::{LABEL_DIGEST, LABEL_KIND, LABEL_MANAGED, LABEL_PID, LABEL_SESSION, Labels};
 
 /// An engine-specific content id of an image (for Docker, `sha256:...`).
@@ -99,6 +100,15 @@ pub struct StepOutput {
     pub snapshot: Option<ImageId>,
 }
 
+/// The name under which an exec cache keeps a snapshot image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeptImage {
+    /// Names the cache, such as `berth-cache/0123456789ab`.
+    pub repository: String,
+    /// Names the step, such as its digest.
+    pub tag: String,
+}
+
 /// Reports progress of long engine work (pulls, steps) to the user.
 pub trait ProgressSink: Send + Sync {
     /// Starts a task, such as "pulling busybox".
@@ -125,6 +135,10 @@ pub trait ContainerBackend: Send + Sync {
 
     /// Whether the image (for example a cached snapshot) still exists.
     async fn image_exists(&self, image: &ImageId) -> Result<bool, Error>;
+
+    /// Names `image` as kept by an exec cache, so that orphan reaping, which
+    /// removes the unnamed images of dead berth processes, leaves it.
+    async fn keep_image(&self, image: &ImageId, kept: &KeptImage) -> Result<(), Error>;
 
     /// Runs one exec step to completion and removes its container.
     async fn run_step(&self, step: &StepRun<'_>) -> Result<StepOutput, Error>;

@@ -44,7 +44,8 @@ impl CallArgs {
         plugin.signature(&self.function)?;
         let (function_args, then) = super::then::split(&self.args)?;
 
-        let session = Arc::new(Session::new(Arc::new(DockerBackend::new())));
+        let backend = DockerBackend::new().with_request_timeout(policy.engine.timeout);
+        let session = Arc::new(Session::new(Arc::new(backend)));
         let evaluator = Evaluator::new(
             session.clone(),
             policy.images.clone(),

@@ -1,8 +1,11 @@
 use std::process::ExitCode;
 
+use std::path::Path;
+
 use anyhow::Context;
 use berth::backend::docker::DockerBackend;
 use berth::pipeline::ExecCache;
+use berth::policy::Policy;
 
 /// `berth gc [--all]`
 #[derive(clap::Args, Debug)]
@@ -13,10 +16,14 @@ pub struct GcArgs {
 }
 
 impl GcArgs {
-    pub async fn run(&self) -> anyhow::Result<ExitCode> {
-        let backend = DockerBackend::new();
-        let containers = backend.remove_orphans().await?;
-        println!("removed {containers} containers of berth processes that are gone");
+    pub async fn run(&self, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+        let policy = Policy::load(config)?;
+        let backend = DockerBackend::new().with_request_timeout(policy.engine.timeout);
+        let reaped = backend.remove_orphans().await?;
+        println!(
+            "removed {} containers and {} images of berth processes that are gone",
+            reaped.containers, reaped.images
+        );
         if self.all {
             let cache = ExecCache::new(berth::cache_dir().join("exec"));
             let images = backend.remove_images(&cache.snapshots()).await?;

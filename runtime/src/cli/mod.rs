@@ -42,7 +42,7 @@ impl Cli {
         match &self.command {
             Command::Call(args) => args.run(self.config.as_deref()).await,
             Command::Functions(args) => args.run(),
-            Command::Gc(args) => args.run().await,
+            Command::Gc(args) => args.run(self.config.as_deref()).await,
         }
     }
 }

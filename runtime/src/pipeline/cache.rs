@@ -1,13 +1,15 @@
 use std::path::PathBuf;
 
 use super::Error;
-use crate::backend::StepOutput;
+use crate::backend::{KeptImage, StepOutput};
 use crate::spec::Digest;
 
 /// Results of exec steps on disk, one JSON file per step digest.
 ///
-/// The snapshot image a record names may have been removed since (by `docker
-/// rmi` or `berth gc --all`); callers check it still exists before using it.
+/// The snapshot image a record names carries a tag of the cache
+/// ([`ExecCache::kept_image`]), so orphan reaping leaves it. It may have been
+/// removed since (by `docker rmi` or `berth gc --all`); callers check it still
+/// exists before using it.
 #[derive(Clone, Debug)]
 pub struct ExecCache {
     dir: PathBuf,
@@ -22,6 +24,17 @@ impl ExecCache {
     /// The directory the records live in.
     pub fn dir(&self) -> &PathBuf {
         &self.dir
+    }
+
+    /// The name the snapshot of step `key` is kept under on the engine:
+    /// one repository per cache directory, one tag per step.
+    pub fn kept_image(&self, key: &Digest) -> KeptImage {
+        let dir = std::path::absolute(&self.dir).unwrap_or_else(|_| self.dir.clone());
+        let dir_digest = blake3::hash(dir.as_os_str().as_encoded_bytes()).to_hex();
+        KeptImage {
+            repository: format!("berth-cache/{}", &dir_digest[..12]),
+            tag: key.to_hex(),
+        }
     }
 
     fn path(&self, key: &Digest) -> PathBuf {

@@ -311,6 +311,11 @@ impl Evaluator {
         };
         task.finish(&format!("exit {}", output.exit_code));
         if output.exit_code == 0 {
+            if let Some(snapshot) = &output.snapshot {
+                self.backend()
+                    .keep_image(snapshot, &self.cache.kept_image(&key))
+                    .await?;
+            }
             self.cache.put(&key, &output)?;
         } else {
             lock(&self.failed).insert(key, output.clone());

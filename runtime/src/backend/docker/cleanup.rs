@@ -1,22 +1,23 @@
-//! Removing containers: one at a time, all of a session, and those whose
-//! owning berth process is gone.
+//! Removing what berth made: one container, all of a session, and what
+//! berth processes that are gone left behind.
 
 use std::collections::HashMap;
 
 use bollard::Docker;
-use bollard::models::ContainerSummary;
-use bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
+use bollard::query_parameters::{
+    ListContainersOptions, ListImagesOptions, RemoveContainerOptions, RemoveImageOptions,
+};
 use futures_util::future::join_all;
 use tracing::{debug, instrument, warn};
 
-use super::{DockerBackend, is_not_found};
+use super::{DockerBackend, Reaped};
 use crate::backend::{Error, LABEL_MANAGED, LABEL_PID, LABEL_SESSION};
 
 impl DockerBackend {
     /// Removes a container; one that is already gone counts as removed.
     pub(super) async fn remove_container(&self, id: &str) {
         if let Ok(docker) = self.client().await {
-            remove(docker, id).await;
+            self.remove_with(docker, id).await;
         }
     }
 
@@ -27,21 +28,153 @@ impl DockerBackend {
             return Ok(());
         }
         let docker = self.client().await?;
-        let containers = self
-            .request(
-                "listing the session's containers",
-                labelled_containers(docker, &format!("{LABEL_SESSION}={session}")),
-            )
-            .await?;
-        join_all(
-            containers
-                .iter()
-                .filter_map(|c| c.id.as_deref())
-                .map(|id| remove(docker, id)),
-        )
-        .await;
+        let label = format!("{LABEL_SESSION}={session}");
+        let containers = self.labelled_containers(docker, &label).await?;
+        join_all(containers.iter().map(|id| self.remove_with(docker, id))).await;
         Ok(())
     }
+
+    /// Removes every berth container whose owning process is gone, then
+    /// every berth image such a process left that no exec cache keeps (an
+    /// image a cache keeps carries a tag; see `keep_image`).
+    #[instrument(skip_all)]
+    pub(super) async fn reap_orphans(&self, docker: &Docker) -> Reaped {
+        let containers = match self.orphans(docker, Object::Container).await {
+            Ok(orphans) => join_all(orphans.iter().map(|id| self.remove_with(docker, id)))
+                .await
+                .into_iter()
+                .filter(|removed| *removed)
+                .count(),
+            Err(e) => {
+                warn!(error = %e, "could not list containers to reap orphans");
+                0
+            }
+        };
+        // After the containers, which may have used the images.
+        let images = match self.orphans(docker, Object::Image).await {
+            Ok(orphans) => {
+                let mut removed = 0;
+                for id in orphans {
+                    if self.remove_image_with(docker, &id).await {
+                        removed += 1;
+                    }
+                }
+                removed
+            }
+            Err(e) => {
+                warn!(error = %e, "could not list images to reap orphans");
+                0
+            }
+        };
+        let reaped = Reaped { containers, images };
+        if reaped != Reaped::default() {
+            debug!(?reaped, "removed what dead berth processes left");
+        }
+        reaped
+    }
+
+    /// The ids of berth objects whose owner is gone (for images: untagged ones only).
+    async fn orphans(&self, docker: &Docker, object: Object) -> Result<Vec<String>, Error> {
+        let managed = format!("{LABEL_MANAGED}=true");
+        let labelled: Vec<(String, Option<String>)> = match object {
+            Object::Container => {
+                let filters = HashMap::from([("label".to_string(), vec![managed])]);
+                self.send(docker, "listing berth containers", |docker| {
+                    docker.list_containers(Some(ListContainersOptions {
+                        all: true,
+                        filters: Some(filters.clone()),
+                        ..Default::default()
+                    }))
+                })
+                .await?
+                .into_iter()
+                .filter_map(|c| Some((c.id?, c.labels?.remove(LABEL_PID))))
+                .collect()
+            }
+            Object::Image => {
+                let filters = HashMap::from([
+                    ("label".to_string(), vec![managed]),
+                    ("dangling".to_string(), vec!["true".to_string()]),
+                ]);
+                self.send(docker, "listing berth images", |docker| {
+                    docker.list_images(Some(ListImagesOptions {
+                        filters: Some(filters.clone()),
+                        ..Default::default()
+                    }))
+                })
+                .await?
+                .into_iter()
+                .map(|mut image| (image.id, image.labels.remove(LABEL_PID)))
+                .collect()
+            }
+        };
+        Ok(labelled
+            .into_iter()
+            .filter(|(_, pid)| pid.as_deref().is_some_and(|pid| !owner_alive(pid)))
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// The ids of every container, running or not, that carries `label` (`key=value`).
+    async fn labelled_containers(&self, docker: &Docker, label: &str) -> Result<Vec<String>, Error> {
+        let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
+        let containers = self
+            .send(docker, format!("listing containers labelled {label}"), |docker| {
+                docker.list_containers(Some(ListContainersOptions {
+                    all: true,
+                    filters: Some(filters.clone()),
+                    ..Default::default()
+                }))
+            })
+            .await?;
+        Ok(containers.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    /// Force-removes a container and its anonymous volumes; whether it is gone now.
+    async fn remove_with(&self, docker: &Docker, id: &str) -> bool {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        let removed = self
+            .send(docker, format!("removing container {id}"), |docker| {
+                docker.remove_container(id, Some(options.clone()))
+            })
+            .await;
+        match removed {
+            Ok(()) => true,
+            Err(e) if e.is_not_found() => true,
+            Err(e) => {
+                warn!(container = id, error = %e, "could not remove a container");
+                false
+            }
+        }
+    }
+
+    /// Removes an image (and the untagged parents only it used); whether it is gone now.
+    pub(super) async fn remove_image_with(&self, docker: &Docker, image: &str) -> bool {
+        let removed = self
+            .send(docker, format!("removing image {image}"), |docker| {
+                docker.remove_image(image, None::<RemoveImageOptions>, None)
+            })
+            .await;
+        match removed {
+            Ok(_) => true,
+            Err(e) if e.is_not_found() => true,
+            Err(e) => {
+                debug!(%image, error = %e, "image kept");
+                false
+            }
+        }
+    }
+}
+
+/// What kind of engine object to look for.
+#[derive(Clone, Copy)]
+enum Object {
+    Container,
+    Image,
 }
 
 /// Whether the process that owns an object still runs on this host.
@@ -50,67 +183,6 @@ pub fn owner_alive(pid: &str) -> bool {
         Ok(pid) => std::path::Path::new(&format!("/proc/{pid}")).exists(),
         // An owner we cannot name is not reaped.
         Err(_) => true,
-    }
-}
-
-/// Removes every berth container whose owning process is gone; returns how many.
-pub(super) async fn remove_orphan_containers(docker: &Docker) -> usize {
-    let containers = match labelled_containers(docker, &format!("{LABEL_MANAGED}=true")).await {
-        Ok(containers) => containers,
-        Err(e) => {
-            warn!(error = %e, "could not list containers to reap orphans");
-            return 0;
-        }
-    };
-    let orphans = containers
-        .iter()
-        .filter(|c| {
-            c.labels
-                .as_ref()
-                .and_then(|labels| labels.get(LABEL_PID))
-                .is_some_and(|pid| !owner_alive(pid))
-        })
-        .filter_map(|c| c.id.as_deref());
-    let removed = join_all(orphans.map(|id| remove(docker, id)))
-        .await
-        .into_iter()
-        .filter(|removed| *removed)
-        .count();
-    if removed > 0 {
-        debug!(removed, "removed containers of dead berth processes");
-    }
-    removed
-}
-
-/// Every container, running or not, that carries `label` (`key=value`).
-async fn labelled_containers(
-    docker: &Docker,
-    label: &str,
-) -> Result<Vec<ContainerSummary>, bollard::errors::Error> {
-    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
-    docker
-        .list_containers(Some(ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        }))
-        .await
-}
-
-/// Force-removes a container and its anonymous volumes; whether it is gone now.
-async fn remove(docker: &Docker, id: &str) -> bool {
-    let options = RemoveContainerOptions {
-        force: true,
-        v: true,
-        ..Default::default()
-    };
-    match docker.remove_container(id, Some(options)).await {
-        Ok(()) => true,
-        Err(e) if is_not_found(&e) => true,
-        Err(e) => {
-            warn!(container = id, error = %e, "could not remove a container");
-            false
-        }
     }
 }
 

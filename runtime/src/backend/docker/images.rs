@@ -1,9 +1,9 @@
-use bollard::query_parameters::{CreateImageOptions, RemoveImageOptions};
+use bollard::query_parameters::{CreateImageOptions, TagImageOptions};
 use futures_util::StreamExt;
 use tracing::{debug, instrument};
 
-use super::{DockerBackend, is_not_found};
-use crate::backend::{Error, ImageId, ProgressSink};
+use super::DockerBackend;
+use crate::backend::{Error, ImageId, KeptImage, ProgressSink};
 
 impl DockerBackend {
     #[instrument(skip(self, progress), err(level = "debug"))]
@@ -28,6 +28,23 @@ impl DockerBackend {
         Ok(self.local_image_id(&image.0).await?.is_some())
     }
 
+    /// Tags `image` so that orphan reaping leaves it to the exec cache.
+    pub(super) async fn keep_image_impl(
+        &self,
+        image: &ImageId,
+        kept: &KeptImage,
+    ) -> Result<(), Error> {
+        let options = TagImageOptions {
+            repo: Some(kept.repository.clone()),
+            tag: Some(kept.tag.clone()),
+        };
+        self.request(
+            format!("tagging {} as {}:{}", image.0, kept.repository, kept.tag),
+            |docker| docker.tag_image(&image.0, Some(options.clone())),
+        )
+        .await
+    }
+
     /// Removes images that no container uses (exec-cache snapshots); returns how many went.
     pub async fn remove_images(&self, images: &[ImageId]) -> Result<usize, Error> {
         let docker = self.client().await?;
@@ -39,16 +56,13 @@ impl DockerBackend {
             let before = left.len();
             let mut kept = Vec::new();
             for id in left {
-                match docker
-                    .remove_image(id, None::<RemoveImageOptions>, None)
-                    .await
-                {
-                    Ok(_) => removed += 1,
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => {
-                        debug!(image = %id, error = %e, "image kept for now");
-                        kept.push(id);
-                    }
+                if self.local_image_id(id).await?.is_none() {
+                    continue;
+                }
+                if self.remove_image_with(docker, id).await {
+                    removed += 1;
+                } else {
+                    kept.push(id);
                 }
             }
             if kept.is_empty() || kept.len() == before {
@@ -59,10 +73,15 @@ impl DockerBackend {
     }
 
     async fn local_image_id(&self, reference: &str) -> Result<Option<ImageId>, Error> {
-        match self.client().await?.inspect_image(reference).await {
+        let inspected = self
+            .request(format!("inspecting image {reference}"), |docker| {
+                docker.inspect_image(reference)
+            })
+            .await;
+        match inspected {
             Ok(image) => Ok(image.id.map(ImageId)),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(self.error(format!("inspecting image {reference}"), e)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -76,7 +95,19 @@ impl DockerBackend {
         };
         let task = progress.begin(&format!("pulling {reference}"));
         let mut stream = self.client().await?.create_image(Some(options), None, None);
-        while let Some(event) = stream.next().await {
+        loop {
+            // A pull may take long, but the engine reports progress often.
+            let Ok(next) = tokio::time::timeout(self.request_timeout, stream.next()).await else {
+                task.finish("failed");
+                return Err(Error::EngineTimeout {
+                    endpoint: self.endpoint.clone(),
+                    action: format!("pulling {reference}"),
+                    seconds: self.request_timeout.as_secs(),
+                });
+            };
+            let Some(event) = next else {
+                break;
+            };
             match event {
                 Ok(info) => {
                     if let Some(message) = info.error_detail.and_then(|d| d.message) {

@@ -15,26 +15,32 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bollard::Docker;
 use tokio::sync::OnceCell;
+use tracing::warn;
 
 use super::{
-    ContainerBackend, ContainerState, Error, ImageId, Labels, NetworkInfo, ProgressSink,
+    ContainerBackend, ContainerState, Error, ImageId, KeptImage, Labels, NetworkInfo, ProgressSink,
     ServiceContainer, ServiceRun, StepOutput, StepRun,
 };
 use crate::spec::NewFile;
 
 /// How long berth waits for an engine to answer its first request.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a short engine request (create, inspect, remove) may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a short engine request (create, inspect, remove) may take, unless configured.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// bollard's own per-request timeout; long waits (a step's command) must fit in it.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// How many times a request is sent when the engine answers with a transient failure.
+const ATTEMPTS: u32 = 4;
+/// The wait before the first retry; each later wait is three times longer.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 
 /// A Docker engine, connected on first use.
 pub struct DockerBackend {
     client: OnceCell<Docker>,
     endpoint: String,
-    /// Orphan containers removed when this client connected.
-    reaped_on_connect: std::sync::atomic::AtomicUsize,
+    request_timeout: Duration,
+    /// Orphans removed when this client connected.
+    reaped_on_connect: std::sync::Mutex<Reaped>,
 }
 
 impl Default for DockerBackend {
@@ -54,13 +60,20 @@ impl DockerBackend {
         DockerBackend {
             client: OnceCell::new(),
             endpoint,
-            reaped_on_connect: std::sync::atomic::AtomicUsize::new(0),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            reaped_on_connect: std::sync::Mutex::new(Reaped::default()),
         }
+    }
+
+    /// Gives every short request `timeout` to answer (`[engine] timeout` in berth.toml).
+    pub fn with_request_timeout(mut self, timeout: Duration) -> DockerBackend {
+        self.request_timeout = timeout;
+        self
     }
 
     /// The connected client: on first use, connects and negotiates the API
     /// version, failing within two seconds when no engine answers, and then
-    /// removes the containers of berth processes that died (`kill -9`, a crash).
+    /// removes what berth processes that died (`kill -9`, a crash) left.
     pub async fn client(&self) -> Result<&Docker, Error> {
         self.client.get_or_try_init(|| self.connect()).await
     }
@@ -85,36 +98,74 @@ impl DockerBackend {
                 });
             }
         };
-        let reaped = cleanup::remove_orphan_containers(&docker).await;
-        self.reaped_on_connect
-            .store(reaped, std::sync::atomic::Ordering::Relaxed);
+        let reaped = self.reap_orphans(&docker).await;
+        *lock(&self.reaped_on_connect) = reaped;
         Ok(docker)
     }
 
-    /// Removes the containers of berth processes that are gone; returns how
-    /// many this client has removed since it connected.
-    pub async fn remove_orphans(&self) -> Result<usize, Error> {
-        let now = cleanup::remove_orphan_containers(self.client().await?).await;
-        Ok(now
-            + self
-                .reaped_on_connect
-                .load(std::sync::atomic::Ordering::Relaxed))
+    /// Removes what berth processes that are gone left: their containers and
+    /// the images no exec cache keeps. Returns all this client has removed
+    /// since it connected.
+    pub async fn remove_orphans(&self) -> Result<Reaped, Error> {
+        let now = self.reap_orphans(self.client().await?).await;
+        let on_connect = *lock(&self.reaped_on_connect);
+        Ok(Reaped {
+            containers: now.containers + on_connect.containers,
+            images: now.images + on_connect.images,
+        })
     }
 
-    /// Runs one short engine request with a deadline, naming `action` in errors.
-    async fn request<T>(
-        &self,
+    /// Sends one short engine request, naming `action` in errors.
+    ///
+    /// Each attempt has the request deadline. A transient failure (a 409 or
+    /// 500 that is not a permanent refusal, see [`Error::is_transient`]) is
+    /// sent again after a growing pause, [`ATTEMPTS`] times at most, so
+    /// `send` must be safe to repeat.
+    async fn request<'a, T, F>(
+        &'a self,
         action: impl Into<String>,
-        request: impl Future<Output = Result<T, bollard::errors::Error>>,
-    ) -> Result<T, Error> {
+        send: impl Fn(&'a Docker) -> F,
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, bollard::errors::Error>>,
+    {
+        let docker = self.client().await?;
+        self.send(docker, action, send).await
+    }
+
+    /// [`Self::request`] on a given client (while connecting, before [`Self::client`] has one).
+    async fn send<'d, T, F>(
+        &self,
+        docker: &'d Docker,
+        action: impl Into<String>,
+        send: impl Fn(&'d Docker) -> F,
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, bollard::errors::Error>>,
+    {
         let action = action.into();
-        match tokio::time::timeout(REQUEST_TIMEOUT, request).await {
-            Ok(result) => result.map_err(|e| self.error(action, e)),
-            Err(_) => Err(Error::EngineTimeout {
-                endpoint: self.endpoint.clone(),
-                action,
-                seconds: REQUEST_TIMEOUT.as_secs(),
-            }),
+        let mut backoff = FIRST_BACKOFF;
+        let mut attempt = 1;
+        loop {
+            let result = match tokio::time::timeout(self.request_timeout, send(docker)).await {
+                Ok(result) => result.map_err(|e| self.error(action.clone(), e)),
+                Err(_) => {
+                    return Err(Error::EngineTimeout {
+                        endpoint: self.endpoint.clone(),
+                        action,
+                        seconds: self.request_timeout.as_secs(),
+                    });
+                }
+            };
+            match result {
+                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                    warn!(%action, attempt, error = %e, "the engine failed; trying again");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 3;
+                    attempt += 1;
+                }
+                other => return other,
+            }
         }
     }
 
@@ -146,15 +197,17 @@ impl DockerBackend {
     }
 }
 
-/// Whether a bollard error is the engine's 404.
-fn is_not_found(error: &bollard::errors::Error) -> bool {
-    matches!(
-        error,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
+/// What removing orphans removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reaped {
+    pub containers: usize,
+    pub images: usize,
+}
+
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[async_trait]
@@ -169,6 +222,10 @@ impl ContainerBackend for DockerBackend {
 
     async fn image_exists(&self, image: &ImageId) -> Result<bool, Error> {
         self.image_exists_impl(image).await
+    }
+
+    async fn keep_image(&self, image: &ImageId, kept: &KeptImage) -> Result<(), Error> {
+        self.keep_image_impl(image, kept).await
     }
 
     async fn run_step(&self, step: &StepRun<'_>) -> Result<StepOutput, Error> {

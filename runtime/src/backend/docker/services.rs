@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use tracing::instrument;
 
 use super::steps::Create;
-use super::{DockerBackend, is_not_found};
+use super::DockerBackend;
 use crate::backend::{
     ContainerState, Error, LABEL_KIND, Labels, NetworkInfo, ServiceContainer, ServiceRun,
 };
@@ -33,10 +33,9 @@ impl DockerBackend {
             ..Default::default()
         };
         let created = self
-            .request(
-                format!("creating network {name}"),
-                self.client().await?.create_network(request),
-            )
+            .request(format!("creating network {name}"), |docker| {
+                docker.create_network(request.clone())
+            })
             .await?;
         // The engine allows two networks of one name: when processes race to
         // create it, all of them settle on the same one and drop the rest.
@@ -49,7 +48,14 @@ impl DockerBackend {
                 message: "the network is not listed after its creation".into(),
             })?;
         if chosen.id != created.id {
-            let _ = self.client().await?.remove_network(&created.id).await;
+            let removed = self
+                .request(format!("removing a second network {name}"), |docker| {
+                    docker.remove_network(&created.id)
+                })
+                .await;
+            if let Err(e) = removed {
+                tracing::warn!(network = %created.id, error = %e, "could not remove a duplicate network");
+            }
         }
         Ok(chosen)
     }
@@ -59,14 +65,11 @@ impl DockerBackend {
     async fn network_named(&self, name: &str) -> Result<Option<NetworkInfo>, Error> {
         let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
         let mut networks: Vec<_> = self
-            .request(
-                format!("listing networks named {name}"),
-                self.client()
-                    .await?
-                    .list_networks(Some(ListNetworksOptions {
-                        filters: Some(filters),
-                    })),
-            )
+            .request(format!("listing networks named {name}"), |docker| {
+                docker.list_networks(Some(ListNetworksOptions {
+                    filters: Some(filters.clone()),
+                }))
+            })
             .await?
             .into_iter()
             .filter(|n| n.name.as_deref() == Some(name))
@@ -106,10 +109,9 @@ impl DockerBackend {
         let id = self.create(&create).await?;
         let started = async {
             self.upload(&id, run.files).await?;
-            self.request(
-                format!("starting service {}", run.hostname),
-                self.client().await?.start_container(&id, None),
-            )
+            self.request(format!("starting service {}", run.hostname), |docker| {
+                docker.start_container(&id, None)
+            })
             .await?;
             match self.address(&id, run.network.network).await {
                 Ok(ip) => Ok(ip),
@@ -134,12 +136,9 @@ impl DockerBackend {
     /// The container's IP address on `network`.
     async fn address(&self, id: &str, network: &str) -> Result<String, Error> {
         let inspected = self
-            .request(
-                "inspecting a service container",
-                self.client()
-                    .await?
-                    .inspect_container(id, None::<InspectContainerOptions>),
-            )
+            .request("inspecting a service container", |docker| {
+                docker.inspect_container(id, None::<InspectContainerOptions>)
+            })
             .await?;
         inspected
             .network_settings
@@ -161,11 +160,12 @@ impl DockerBackend {
     }
 
     pub(super) async fn container_state_impl(&self, id: &str) -> Result<ContainerState, Error> {
-        let docker = self.client().await?;
-        match docker
-            .inspect_container(id, None::<InspectContainerOptions>)
-            .await
-        {
+        let inspected = self
+            .request(format!("inspecting container {id}"), |docker| {
+                docker.inspect_container(id, None::<InspectContainerOptions>)
+            })
+            .await;
+        match inspected {
             Ok(inspected) => {
                 let state = inspected.state.unwrap_or_default();
                 if state.running == Some(true) {
@@ -176,8 +176,8 @@ impl DockerBackend {
                     })
                 }
             }
-            Err(e) if is_not_found(&e) => Ok(ContainerState::Gone),
-            Err(e) => Err(self.error(format!("inspecting container {id}"), e)),
+            Err(e) if e.is_not_found() => Ok(ContainerState::Gone),
+            Err(e) => Err(e),
         }
     }
 
@@ -195,7 +195,6 @@ impl DockerBackend {
     }
 
     pub(super) async fn exec_in_impl(&self, id: &str, args: &[String]) -> Result<i64, Error> {
-        let docker = self.client().await?;
         let options = CreateExecOptions {
             cmd: Some(args.to_vec()),
             attach_stdout: Some(true),
@@ -203,22 +202,25 @@ impl DockerBackend {
             ..Default::default()
         };
         let exec = self
-            .request("creating a probe command", docker.create_exec(id, options))
+            .request("creating a probe command", |docker| {
+                docker.create_exec(id, options.clone())
+            })
             .await?;
+        // Not sent twice: a second start of one exec is refused.
         let started = self
-            .request(
+            .send(
+                self.client().await?,
                 "starting a probe command",
-                docker.start_exec(&exec.id, None),
+                |docker| docker.start_exec(&exec.id, None),
             )
             .await?;
         if let StartExecResults::Attached { mut output, .. } = started {
             while output.next().await.is_some() {}
         }
         let inspected = self
-            .request(
-                "reading a probe command's exit code",
-                docker.inspect_exec(&exec.id),
-            )
+            .request("reading a probe command's exit code", |docker| {
+                docker.inspect_exec(&exec.id)
+            })
             .await?;
         Ok(inspected.exit_code.unwrap_or(-1))
     }
@@ -229,14 +231,17 @@ impl DockerBackend {
                 t: Some(STOP_GRACE_SECONDS),
                 signal: None,
             };
-            match self.client().await?.stop_container(id, Some(options)).await {
+            let stopped = self
+                .request(format!("stopping container {id}"), |docker| {
+                    docker.stop_container(id, Some(options.clone()))
+                })
+                .await;
+            match stopped {
                 Ok(()) => {}
-                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(e) if e.is_not_found() => return Ok(()),
                 // 304: already stopped.
-                Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 304, ..
-                }) => {}
-                Err(e) => return Err(self.error(format!("stopping container {id}"), e)),
+                Err(Error::Engine { status: 304, .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         self.remove_container(id).await;

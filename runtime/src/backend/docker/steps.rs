@@ -11,8 +11,10 @@ use futures_util::{StreamExt, TryStreamExt};
 use tracing::instrument;
 
 use super::archive::{ArchiveEntry, files_to_tar, first_entry};
-use super::{DockerBackend, is_not_found};
-use crate::backend::{Error, ImageId, LABEL_KIND, Labels, ServiceNetwork, StepOutput, StepRun};
+use super::DockerBackend;
+use crate::backend::{
+    Error, ImageId, LABEL_KIND, Labels, ServiceNetwork, StepOutput, StepRun, is_exec_failure,
+};
 use crate::spec::{NewFile, RunConfig, absolute_path};
 
 /// How many symbolic links `file` follows before giving up (a loop, most likely).
@@ -61,10 +63,9 @@ impl DockerBackend {
     async fn run_created(&self, id: &str, step: &StepRun<'_>) -> Result<StepOutput, Error> {
         self.upload(id, step.files).await?;
         let started = self
-            .request(
-                format!("starting {}", step.args.join(" ")),
-                self.client().await?.start_container(id, None),
-            )
+            .request(format!("starting {}", step.args.join(" ")), |docker| {
+                docker.start_container(id, None)
+            })
             .await;
         match started {
             Ok(()) => {}
@@ -190,10 +191,9 @@ impl DockerBackend {
             ..Default::default()
         };
         let created = self
-            .request(
-                "creating a container",
-                self.client().await?.create_container(None, body),
-            )
+            .request("creating a container", |docker| {
+                docker.create_container(None, body.clone())
+            })
             .await?;
         Ok(created.id)
     }
@@ -210,14 +210,10 @@ impl DockerBackend {
             path: "/".to_string(),
             ..Default::default()
         };
-        self.request(
-            "copying files into the container",
-            self.client().await?.upload_to_container(
-                id,
-                Some(options),
-                bollard::body_full(tar.into()),
-            ),
-        )
+        let tar = bytes::Bytes::from(tar);
+        self.request("copying files into the container", |docker| {
+            docker.upload_to_container(id, Some(options.clone()), bollard::body_full(tar.clone()))
+        })
         .await
     }
 
@@ -244,20 +240,21 @@ impl DockerBackend {
         let options = DownloadFromContainerOptions {
             path: path.to_string(),
         };
-        let chunks: Result<Vec<bytes::Bytes>, _> = self
-            .client()
-            .await?
-            .download_from_container(id, Some(options))
-            .try_collect()
+        let chunks = self
+            .request(format!("reading {path}"), |docker| {
+                docker
+                    .download_from_container(id, Some(options.clone()))
+                    .try_collect::<Vec<bytes::Bytes>>()
+            })
             .await;
         let archive = match chunks {
             Ok(chunks) => chunks.concat(),
-            Err(e) if is_not_found(&e) => {
+            Err(e) if e.is_not_found() => {
                 return Err(Error::FileNotFound {
                     path: path.to_string(),
                 });
             }
-            Err(e) => return Err(self.error(format!("reading {path}"), e)),
+            Err(e) => return Err(e),
         };
         first_entry(&archive).map_err(|source| Error::Archive {
             action: format!("reading {path}"),
@@ -310,11 +307,17 @@ impl DockerBackend {
             tail: tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
             ..Default::default()
         };
+        let chunks = self
+            .request("reading the command's output", |docker| {
+                docker
+                    .logs(id, Some(options.clone()))
+                    .try_collect::<Vec<LogOutput>>()
+            })
+            .await?;
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
-        let mut logs = self.client().await?.logs(id, Some(options));
-        while let Some(chunk) = logs.next().await {
-            match chunk.map_err(|e| self.error("reading the command's output".into(), e))? {
+        for chunk in chunks {
+            match chunk {
                 LogOutput::StdOut { message } => stdout.extend_from_slice(&message),
                 LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
                 LogOutput::Console { message } => stdout.extend_from_slice(&message),
@@ -338,20 +341,12 @@ impl DockerBackend {
             ..Default::default()
         };
         let committed = self
-            .request(
-                "snapshotting the step",
-                self.client().await?.commit_container(options, config),
-            )
+            .request("snapshotting the step", |docker| {
+                docker.commit_container(options.clone(), config.clone())
+            })
             .await?;
         Ok(ImageId(committed.id))
     }
-}
-
-/// Whether the engine refused to start a container because its command cannot run.
-fn is_exec_failure(message: &str) -> bool {
-    message.contains("executable file not found")
-        || message.contains("no such file or directory")
-        || message.contains("permission denied")
 }
 
 #[cfg(test)]
