@@ -286,3 +286,19 @@ fn sigint_during_a_long_call_removes_everything() {
 fn sigterm_during_a_long_call_removes_everything() {
     interrupt_a_long_call("TERM");
 }
+
+#[test]
+fn clients_waiting_on_a_crashing_service_share_its_failure() {
+    let session = TestSession::uncached("crash-loop");
+    let out = session.call_ok(
+        "service-probes",
+        "crashing-service-clients",
+        &["--tag", &nonce(), "--clients", "8"],
+    );
+    assert_eq!(out, format!("[{}]\n", vec!["\"ErrorKind::ServiceExited\""; 8].join(", ")));
+    assert_eq!(
+        session.created_of_kind("service"),
+        1,
+        "one start failed, and the clients waiting on it were told, not restarted"
+    );
+}

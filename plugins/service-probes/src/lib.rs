@@ -174,6 +174,25 @@ impl Guest for ServiceProbes {
             .collect()
     }
 
+    fn crashing_service_clients(tag: String, clients: u32) -> Vec<String> {
+        let svc = Container::new("busybox")
+            .with_env_variable("TAG", &tag)
+            .with_exposed_port(8080, Protocol::Tcp, None)
+            .with_exec(&strings(&["sh", "-c", "echo crash-$TAG >&2; exit 9"]))
+            .as_service(None);
+        let containers: Vec<Container> = (0..clients)
+            .map(|n| fetch(&svc, "www", &format!("/?{n}")))
+            .collect();
+        let borrowed: Vec<&Container> = containers.iter().collect();
+        stdout_all(&borrowed)
+            .into_iter()
+            .map(|result| match result {
+                Ok(body) => body,
+                Err(e) => format!("{:?}", e.kind),
+            })
+            .collect()
+    }
+
     fn retry_after_failure(tag: String) -> Vec<String> {
         let svc = Container::new("busybox")
             .with_env_variable("TAG", &tag)

@@ -61,6 +61,10 @@ pub enum Error {
     #[error("service {0} is not running (start it, or bind it to a container)")]
     ServiceNotRunning(String),
 
+    /// A service start this caller waited for failed; the same failure.
+    #[error(transparent)]
+    StartFailed(std::sync::Arc<Error>),
+
     /// The engine failed.
     #[error(transparent)]
     Backend(#[from] backend::Error),

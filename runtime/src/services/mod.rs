@@ -42,6 +42,10 @@ struct Entry {
     /// Held while starting or stopping, so concurrent acquirers wait for one start.
     running: tokio::sync::Mutex<Option<Running>>,
     holders: Mutex<Holders>,
+    /// The starts that failed, and the last failure: acquirers that waited
+    /// through a failed start get its failure rather than starting the
+    /// service again, so a crashing service is not started once per client.
+    failures: Mutex<(u64, Option<Arc<Error>>)>,
 }
 
 #[derive(Default)]
@@ -162,9 +166,11 @@ impl ServiceManager {
                     hostname: hostname.clone(),
                     running: tokio::sync::Mutex::new(None),
                     holders: Mutex::new(Holders::default()),
+                    failures: Mutex::new((0, None)),
                 })
             })
             .clone();
+        let failures_before = lock(&entry.failures).0;
         let mut running = entry.running.lock().await;
         if let Some(container) = running.as_ref().and_then(|r| r.endpoint.container.clone()) {
             let state = self.evaluator.backend().container_state(&container).await?;
@@ -175,8 +181,21 @@ impl ServiceManager {
             }
         }
         if running.is_none() {
-            // A failed start leaves `None`, so the next acquirer tries again.
-            *running = Some(self.start(service, &digest, &hostname).await?);
+            if let (failures, Some(failure)) = &*lock(&entry.failures)
+                && *failures > failures_before
+            {
+                return Err(Error::StartFailed(failure.clone()));
+            }
+            // A failed start leaves `None`, so a later acquirer tries again.
+            match self.start(service, &digest, &hostname).await {
+                Ok(started) => *running = Some(started),
+                Err(e) => {
+                    let failure = Arc::new(e);
+                    let mut failures = lock(&entry.failures);
+                    *failures = (failures.0 + 1, Some(failure.clone()));
+                    return Err(Error::StartFailed(failure));
+                }
+            }
         }
         let endpoint = running
             .as_ref()

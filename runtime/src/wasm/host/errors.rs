@@ -22,6 +22,12 @@ impl Error {
 
 impl From<pipeline::Error> for Error {
     fn from(error: pipeline::Error) -> Self {
+        Error::from(&error)
+    }
+}
+
+impl From<&pipeline::Error> for Error {
+    fn from(error: &pipeline::Error) -> Self {
         let message = error.to_string();
         match error {
             pipeline::Error::ExecFailed {
@@ -32,33 +38,34 @@ impl From<pipeline::Error> for Error {
             } => Error {
                 kind: ErrorKind::ExecFailed,
                 message,
-                exit_code: Some(exit_code),
-                stdout: Some(stdout),
-                stderr: Some(stderr),
+                exit_code: Some(*exit_code),
+                stdout: Some(stdout.clone()),
+                stderr: Some(stderr.clone()),
             },
             pipeline::Error::ServiceExited {
                 exit_code, logs, ..
             } => Error {
                 kind: ErrorKind::ServiceExited,
                 message,
-                exit_code: i32::try_from(exit_code).ok(),
+                exit_code: i32::try_from(*exit_code).ok(),
                 stdout: None,
-                stderr: Some(logs),
+                stderr: Some(logs.clone()),
             },
             pipeline::Error::Unhealthy { logs, .. } => Error {
-                stderr: Some(logs),
+                stderr: Some(logs.clone()),
                 ..Error::new(ErrorKind::Unhealthy, message)
             },
             pipeline::Error::HealthTimeout { logs, .. } => Error {
-                stderr: Some(logs),
+                stderr: Some(logs.clone()),
                 ..Error::new(ErrorKind::Timeout, message)
             },
+            pipeline::Error::StartFailed(shared) => Error::from(&**shared),
             pipeline::Error::NoExec
             | pipeline::Error::InvalidArgument(_)
             | pipeline::Error::ServiceNotRunning(_) => {
                 Error::new(ErrorKind::InvalidArgument, message)
             }
-            pipeline::Error::Backend(backend) => Error::new(backend_kind(&backend), message),
+            pipeline::Error::Backend(backend) => Error::new(backend_kind(backend), message),
             pipeline::Error::Cache { .. } => Error::new(ErrorKind::Backend, message),
         }
     }
