@@ -170,3 +170,17 @@ fn hello_echo_runs_a_container() {
         "from a container\n"
     );
 }
+
+#[test]
+fn a_step_container_removed_from_outside_is_a_clear_error() {
+    let session = TestSession::uncached("step-removed");
+    let child = session.spawn_call(
+        "pipelines",
+        "run-in",
+        &["--base", "busybox", "--args", "sleep", "--args", &format!("60.{}", std::process::id())],
+    );
+    let step = session.wait_for_kind("step");
+    common::docker(&["rm", "-f", &step]);
+    let output = child.wait_with_output().unwrap();
+    common::assert_clear_failure(&output, "was removed from outside berth");
+}

@@ -302,3 +302,36 @@ fn clients_waiting_on_a_crashing_service_share_its_failure() {
         "one start failed, and the clients waiting on it were told, not restarted"
     );
 }
+
+/// A long client runs while its service is `action`ed through the engine
+/// (`kill`, `stop`, `rm -f`); the client fails, naming the service.
+fn service_removed_from_outside(action: &[&str]) {
+    let session = TestSession::uncached(&format!("outside-{}", action[0]));
+    let child = session.spawn_call(
+        "service-probes",
+        "long-client",
+        &["--tag", &nonce(), "--seconds", "120"],
+    );
+    session.wait_for_kind("step");
+    let service = session.wait_for_kind("service");
+    let mut args = action.to_vec();
+    args.push(&service);
+    common::docker(&args);
+    let output = child.wait_with_output().unwrap();
+    assert_clear_failure(&output, "service-exited: service ");
+}
+
+#[test]
+fn a_service_killed_from_outside_fails_its_client() {
+    service_removed_from_outside(&["kill"]);
+}
+
+#[test]
+fn a_service_stopped_from_outside_fails_its_client() {
+    service_removed_from_outside(&["stop", "-t", "1"]);
+}
+
+#[test]
+fn a_service_removed_from_outside_fails_its_client() {
+    service_removed_from_outside(&["rm", "-f"]);
+}

@@ -112,31 +112,49 @@ impl TestSession {
     /// Starts `service-probes long-client` (a client bound to a service,
     /// running two minutes) and returns once its client step runs.
     pub fn start_long_call(&self) -> Child {
-        let plugin = plugin("service-probes");
-        let child = self
-            .berth()
-            .args([
-                "call",
-                plugin.to_str().expect("utf-8 path"),
-                "long-client",
-                "--tag",
-                &nonce(),
-                "--seconds",
-                "120",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+        let child = self.spawn_call(
+            "service-probes",
+            "long-client",
+            &["--tag", &nonce(), "--seconds", "120"],
+        );
+        self.wait_for_kind("step");
+        child
+    }
+
+    /// Starts `berth call PLUGIN FUNCTION ARGS` with stdout and stderr piped.
+    pub fn spawn_call(&self, plugin_name: &str, function: &str, args: &[&str]) -> Child {
+        let plugin = plugin(plugin_name);
+        self.berth()
+            .args(["call", plugin.to_str().expect("utf-8 path"), function])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
-            .expect("berth runs");
+            .expect("berth runs")
+    }
+
+    /// Waits (a minute at most) until a container of `kind` runs under this
+    /// session, and returns its id.
+    pub fn wait_for_kind(&self, kind: &str) -> String {
         let started = std::time::Instant::now();
-        while self.created_of_kind("step") == 0 {
+        loop {
+            let running = docker(&[
+                "ps",
+                "-q",
+                "--filter",
+                &format!("label=berth.session={}", self.id),
+                "--filter",
+                &format!("label=berth.kind={kind}"),
+            ]);
+            if let Some(id) = running.lines().find(|l| !l.trim().is_empty()) {
+                return id.trim().to_string();
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
-                "the client never started"
+                "no {kind} container ever ran"
             );
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(100));
         }
-        child
     }
 
     /// Containers created under this session since it began (removed ones included).

@@ -32,6 +32,12 @@ pub enum Error {
     #[error("service container {container} exited with code {exit_code} while a client used it")]
     DependencyExited { container: String, exit_code: i64 },
 
+    /// A container berth was using was removed by someone else.
+    #[error(
+        "the container of {what} ({container}) was removed from outside berth (`docker rm`, a prune) while it ran"
+    )]
+    ContainerRemoved { what: String, container: String },
+
     /// The engine refused a request; `message` is its own words.
     #[error("{action}: the engine answered {status}: {message}")]
     Engine {

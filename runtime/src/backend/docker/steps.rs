@@ -56,7 +56,13 @@ impl DockerBackend {
         let id = self.create(&create).await?;
         let result = self.run_created(&id, step).await;
         self.remove_container(&id).await;
-        result
+        result.map_err(|e| match e {
+            e if e.is_not_found() => Error::ContainerRemoved {
+                what: format!("step `{}`", step.args.join(" ")),
+                container: id,
+            },
+            e => e,
+        })
     }
 
     /// Copies files in, starts, waits, collects output, and snapshots on success.
