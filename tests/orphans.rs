@@ -2,26 +2,68 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
+
 use common::{TestSession, nonce};
 
 /// Kills a long call in `session` with SIGKILL once its client step runs.
 fn kill_a_long_call(session: &TestSession) {
-    let mut child = session.start_long_call();
+    kill(session.start_long_call(), session);
+}
+
+/// Kills `child` with SIGKILL, and checks that it left containers behind.
+fn kill(mut child: std::process::Child, session: &TestSession) {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(
         !session.leftovers().is_empty(),
-        "SIGKILL left the service and the client running"
+        "SIGKILL left the containers running"
     );
+}
+
+/// `berth gc` leaves nothing of `session`.
+fn gc_cleans(session: &TestSession) {
+    let output = session.run(&["gc"]);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    assert!(session.leftovers().is_empty(), "{:?}", session.leftovers());
+}
+
+#[test]
+fn gc_removes_what_a_call_killed_during_up_left() {
+    let session = TestSession::uncached("kill-during-up");
+    let mut child = session.spawn_call(
+        "service-probes",
+        "big-file-service",
+        &["--tag", &nonce(), "--megabytes", "1", "up", "--random"],
+    );
+    // `up` prints each tunnel once the service is healthy and the tunnels listen.
+    let mut tunnel = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut tunnel)
+        .unwrap();
+    assert!(tunnel.starts_with("http://127.0.0.1:"), "{tunnel}");
+    kill(child, &session);
+    gc_cleans(&session);
+}
+
+#[test]
+fn gc_removes_what_a_call_killed_during_a_health_wait_left() {
+    let session = TestSession::uncached("kill-during-health");
+    let child = session.spawn_call(
+        "service-probes",
+        "never-listens",
+        &["--tag", &nonce(), "--timeout-ms", "60000"],
+    );
+    session.wait_for_kind("service");
+    kill(child, &session);
+    gc_cleans(&session);
 }
 
 #[test]
 fn gc_removes_what_a_killed_call_left() {
     let session = TestSession::uncached("gc-after-kill");
     kill_a_long_call(&session);
-    let output = session.run(&["gc"]);
-    assert!(output.status.success(), "{}", common::stderr(&output));
-    assert!(session.leftovers().is_empty(), "{:?}", session.leftovers());
+    gc_cleans(&session);
 }
 
 #[test]
