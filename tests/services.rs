@@ -335,3 +335,33 @@ fn a_service_stopped_from_outside_fails_its_client() {
 fn a_service_removed_from_outside_fails_its_client() {
     service_removed_from_outside(&["rm", "-f"]);
 }
+
+#[test]
+fn verbose_calls_stream_service_logs_prefixed_with_the_hostname() {
+    let session = TestSession::uncached("verbose-logs");
+    let plugin = common::plugin("service-probes");
+    let tag = nonce();
+    let output = session.run(&[
+        "-v",
+        "call",
+        plugin.to_str().unwrap(),
+        "probe",
+        "--tag",
+        &tag,
+        "--probe",
+        "log-line",
+    ]);
+    let stderr = common::stderr(&output);
+    assert!(output.status.success(), "{stderr}");
+    let streamed = stderr.lines().any(|line| {
+        line.strip_suffix("] ready to serve")
+            .and_then(|rest| rest.strip_prefix('['))
+            .is_some_and(|hostname| {
+                hostname.len() == 26
+                    && hostname
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c))
+            })
+    });
+    assert!(streamed, "the service's log line, prefixed with its hostname:\n{stderr}");
+}

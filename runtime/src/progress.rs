@@ -10,6 +10,7 @@ use crate::backend::{ProgressSink, ProgressTask};
 /// Shows progress on stderr: spinners on a terminal, one line per finished task otherwise.
 pub struct StderrProgress {
     bars: Option<MultiProgress>,
+    service_logs: bool,
 }
 
 impl StderrProgress {
@@ -17,7 +18,14 @@ impl StderrProgress {
     pub fn new() -> Self {
         StderrProgress {
             bars: std::io::stderr().is_terminal().then(MultiProgress::new),
+            service_logs: false,
         }
+    }
+
+    /// Also shows what services log, each line prefixed with the service's hostname.
+    pub fn with_service_logs(mut self, shown: bool) -> Self {
+        self.service_logs = shown;
+        self
     }
 }
 
@@ -44,6 +52,23 @@ impl ProgressSink for StderrProgress {
                 task: task.to_string(),
                 started: Instant::now(),
             }),
+        }
+    }
+
+    fn shows_service_logs(&self) -> bool {
+        self.service_logs
+    }
+
+    fn service_log(&self, hostname: &str, line: &str) {
+        let text = format!("[{hostname}] {line}");
+        match &self.bars {
+            // Above the spinners, which would otherwise draw over it.
+            Some(bars) => {
+                if bars.println(&text).is_err() {
+                    eprintln!("{text}");
+                }
+            }
+            None => eprintln!("{text}"),
         }
     }
 }

@@ -113,6 +113,14 @@ pub struct KeptImage {
 pub trait ProgressSink: Send + Sync {
     /// Starts a task, such as "pulling busybox".
     fn begin(&self, task: &str) -> Box<dyn ProgressTask>;
+
+    /// Whether the user asked to see what services log (`berth call -v`).
+    fn shows_service_logs(&self) -> bool {
+        false
+    }
+
+    /// One line a service logged.
+    fn service_log(&self, _hostname: &str, _line: &str) {}
 }
 
 /// One running task of a [`ProgressSink`].
@@ -166,6 +174,10 @@ pub trait ContainerBackend: Send + Sync {
 
     /// The last `tail` lines (all when `None`) of the container's stdout and stderr.
     async fn container_logs(&self, id: &str, tail: Option<u32>) -> Result<String, Error>;
+
+    /// Passes each line the container logs, from its start on, to `line`
+    /// until the container ends.
+    async fn follow_logs(&self, id: &str, line: &(dyn for<'l> Fn(&'l str) + Send + Sync + '_)) -> Result<(), Error>;
 
     /// Runs a command inside a running container and returns its exit code.
     async fn exec_in(&self, id: &str, args: &[String]) -> Result<i64, Error>;

@@ -36,7 +36,8 @@ pub struct CallArgs {
 }
 
 impl CallArgs {
-    pub async fn run(&self, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    /// Calls the function; `verbose` (`-v`) also streams what services log.
+    pub async fn run(&self, config: Option<&Path>, verbose: u8) -> anyhow::Result<ExitCode> {
         let policy = Arc::new(Policy::load(config)?);
         let cache_dir = berth::cache_dir();
         let runtime = Runtime::new(&cache_dir)?;
@@ -50,7 +51,7 @@ impl CallArgs {
             session.clone(),
             policy.images.clone(),
             ExecCache::new(cache_dir.join("exec")),
-            Arc::new(StderrProgress::new()),
+            Arc::new(StderrProgress::new().with_service_logs(verbose > 0)),
         );
         let host = Arc::new(HostContext {
             services: ServiceManager::new(Arc::new(evaluator), policy.services.clone()),

@@ -18,7 +18,7 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
 
-    /// Show more: -v for details of errors and steps, -vv for engine calls.
+    /// Show more: -v for details of errors and steps and what services log, -vv for engine calls.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
@@ -40,7 +40,7 @@ impl Cli {
     /// Runs the subcommand; the exit code tells whether the function succeeded.
     pub async fn run(&self) -> anyhow::Result<ExitCode> {
         match &self.command {
-            Command::Call(args) => args.run(self.config.as_deref()).await,
+            Command::Call(args) => args.run(self.config.as_deref(), self.verbose).await,
             Command::Functions(args) => args.run(),
             Command::Gc(args) => args.run(self.config.as_deref()).await,
         }

@@ -312,6 +312,7 @@ impl ServiceManager {
                 return Err(e.into());
             }
         };
+        self.show_logs(&container.id, hostname);
         // If this start is abandoned (a sibling binding failed, the call was
         // cancelled) before it is recorded, the container must not run on unowned.
         let unrecorded = RemoveOnDrop {
@@ -348,6 +349,23 @@ impl ServiceManager {
             },
             _holds: Box::new(dependencies),
         })
+    }
+
+    /// Shows what the service logs, when the user asked to (`-v`), until it ends.
+    fn show_logs(&self, container: &str, hostname: &str) {
+        let progress = self.evaluator.progress().clone();
+        if !progress.shows_service_logs() {
+            return;
+        }
+        let backend = self.evaluator.session().backend().clone();
+        let container = container.to_string();
+        let hostname = hostname.to_string();
+        tokio::spawn(async move {
+            let line = |text: &str| progress.service_log(&hostname, text);
+            if let Err(e) = backend.follow_logs(&container, &line).await {
+                debug!(service = %hostname, error = %e, "stopped following the service's logs");
+            }
+        });
     }
 
     /// A host service: once its ports answer on the host, containers reach

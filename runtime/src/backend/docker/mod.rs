@@ -262,6 +262,10 @@ impl ContainerBackend for DockerBackend {
         self.container_logs_impl(id, tail).await
     }
 
+    async fn follow_logs(&self, id: &str, line: &(dyn for<'l> Fn(&'l str) + Send + Sync + '_)) -> Result<(), Error> {
+        self.follow_logs_impl(id, line).await
+    }
+
     async fn exec_in(&self, id: &str, args: &[String]) -> Result<i64, Error> {
         self.exec_in_impl(id, args).await
     }

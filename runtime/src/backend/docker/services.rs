@@ -1,8 +1,9 @@
 use std::collections::HashMap;
 
+use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::NetworkCreateRequest;
-use bollard::query_parameters::ListNetworksOptions;
+use bollard::query_parameters::{ListNetworksOptions, LogsOptions};
 use bollard::query_parameters::{InspectContainerOptions, StopContainerOptions};
 use futures_util::StreamExt;
 use tracing::instrument;
@@ -192,6 +193,39 @@ impl DockerBackend {
             (true, false) => stderr,
             (false, false) => format!("{stdout}{stderr}"),
         })
+    }
+
+    pub(super) async fn follow_logs_impl(
+        &self,
+        id: &str,
+        line: &(dyn for<'l> Fn(&'l str) + Send + Sync + '_),
+    ) -> Result<(), Error> {
+        let options = LogsOptions {
+            follow: true,
+            stdout: true,
+            stderr: true,
+            ..Default::default()
+        };
+        let mut logs = self.client().await?.logs(id, Some(options));
+        // The engine frames writes, not lines: keep each stream's unfinished line.
+        let mut partial = [Vec::new(), Vec::new()];
+        while let Some(chunk) = logs.next().await {
+            let (stream, bytes) = match chunk.map_err(|e| self.error(format!("following the logs of {id}"), e))? {
+                LogOutput::StdErr { message } => (1, message),
+                LogOutput::StdOut { message } | LogOutput::Console { message } => (0, message),
+                LogOutput::StdIn { .. } => continue,
+            };
+            let buffer = &mut partial[stream];
+            buffer.extend_from_slice(&bytes);
+            while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+                let text: Vec<u8> = buffer.drain(..=end).collect();
+                line(String::from_utf8_lossy(&text).trim_end());
+            }
+        }
+        for rest in partial.iter().filter(|rest| !rest.is_empty()) {
+            line(String::from_utf8_lossy(rest).trim_end());
+        }
+        Ok(())
     }
 
     pub(super) async fn exec_in_impl(&self, id: &str, args: &[String]) -> Result<i64, Error> {
