@@ -286,6 +286,11 @@ impl Guest for ServiceProbes {
         stdout_all(&[&by_alias, &by_hostname]).into_iter().collect()
     }
 
+    fn fetch_nth(tag: String, n: u32) -> Result<String, Error> {
+        let svc = web(&tag, "", "soak").as_service(None);
+        fetch(&svc, "www", &format!("/?{n}")).stdout()
+    }
+
     fn long_client(tag: String, seconds: u32) -> Result<String, Error> {
         let svc = web(&tag, "", "long").as_service(None);
         Container::new("busybox")
