@@ -2,6 +2,7 @@
 
 mod bench;
 mod engine;
+mod fuzz;
 mod images;
 mod plugins;
 
@@ -17,7 +18,8 @@ commands:
   images          build the local base images (busybox, python, mariadb) when missing
   demo            set everything up and call a plugin function that runs a container
   test            set everything up and run every test
-  bench           set everything up, measure, and write BENCHMARKS.md";
+  bench           set everything up, measure, and write BENCHMARKS.md
+  fuzz [SECONDS]  run each fuzz target under fuzz/ for SECONDS (default 60)";
 
 fn main() -> Result<()> {
     let command = std::env::args().nth(1).unwrap_or_default();
@@ -29,6 +31,7 @@ fn main() -> Result<()> {
         }
         "demo" => demo(),
         "test" => test(),
+        "fuzz" => fuzz::fuzz(std::env::args().nth(2).as_deref()),
         "bench" => {
             set_up()?;
             bench::bench()
