@@ -18,7 +18,11 @@ fn echo_through(
 ) -> std::process::Output {
     let config = tempfile::NamedTempFile::new().unwrap();
     let base = std::fs::read_to_string(root().join("berth.toml")).unwrap();
-    std::fs::write(config.path(), format!("{base}\n[engine]\n{engine_settings}\n")).unwrap();
+    std::fs::write(
+        config.path(),
+        format!("{base}\n[engine]\n{engine_settings}\n"),
+    )
+    .unwrap();
     session
         .berth()
         .env("DOCKER_HOST", proxy.docker_host())
@@ -35,7 +39,12 @@ fn echo_through(
         .unwrap()
 }
 
-fn fault(method: &'static str, path: &'static str, misbehaviour: Misbehaviour, times: usize) -> Fault {
+fn fault(
+    method: &'static str,
+    path: &'static str,
+    misbehaviour: Misbehaviour,
+    times: usize,
+) -> Fault {
     Fault {
         method,
         path,
@@ -57,7 +66,11 @@ fn transient_500_answers_are_retried() {
     let output = echo_through(&session, &proxy, "", &msg);
     assert!(output.status.success(), "{}", common::stderr(&output));
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), msg);
-    assert_eq!(proxy.fired(0), 2, "both failures were answered, then it worked");
+    assert_eq!(
+        proxy.fired(0),
+        2,
+        "both failures were answered, then it worked"
+    );
 }
 
 #[test]
@@ -66,7 +79,10 @@ fn a_transient_409_answer_is_retried() {
     let proxy = EngineProxy::start(vec![fault(
         "POST",
         "/start",
-        Misbehaviour::Answer(409, "injected: removal of the previous container is in progress"),
+        Misbehaviour::Answer(
+            409,
+            "injected: removal of the previous container is in progress",
+        ),
         1,
     )]);
     let msg = nonce();
@@ -86,7 +102,10 @@ fn a_failure_that_persists_is_retried_a_bounded_number_of_times() {
         usize::MAX,
     )]);
     let output = echo_through(&session, &proxy, "", &nonce());
-    assert_clear_failure(&output, "the engine answered 500: injected: the engine is broken");
+    assert_clear_failure(
+        &output,
+        "the engine answered 500: injected: the engine is broken",
+    );
     assert_eq!(proxy.fired(0), 4, "sent four times, then given up");
 }
 
@@ -117,7 +136,11 @@ fn an_engine_that_stops_answering_is_a_timeout_and_leaves_nothing() {
     let started = Instant::now();
     let output = echo_through(&session, &proxy, "timeout = \"2s\"", &nonce());
     assert_clear_failure(&output, "did not answer within 2s while starting echo");
-    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
     // The session guard asserts that the created step container is gone.
 }
 
@@ -128,5 +151,9 @@ fn an_engine_that_never_answers_fails_within_seconds() {
     let started = Instant::now();
     let output = echo_through(&session, &proxy, "", &nonce());
     assert_clear_failure(&output, "did not answer within 2s while connecting");
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
 }

@@ -177,7 +177,14 @@ fn a_step_container_removed_from_outside_is_a_clear_error() {
     let child = session.spawn_call(
         "pipelines",
         "run-in",
-        &["--base", "busybox", "--args", "sleep", "--args", &format!("60.{}", std::process::id())],
+        &[
+            "--base",
+            "busybox",
+            "--args",
+            "sleep",
+            "--args",
+            &format!("60.{}", std::process::id()),
+        ],
     );
     let step = session.wait_for_kind("step");
     common::docker(&["rm", "-f", &step]);

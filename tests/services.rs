@@ -295,7 +295,10 @@ fn clients_waiting_on_a_crashing_service_share_its_failure() {
         "crashing-service-clients",
         &["--tag", &nonce(), "--clients", "8"],
     );
-    assert_eq!(out, format!("[{}]\n", vec!["\"ErrorKind::ServiceExited\""; 8].join(", ")));
+    assert_eq!(
+        out,
+        format!("[{}]\n", vec!["\"ErrorKind::ServiceExited\""; 8].join(", "))
+    );
     assert_eq!(
         session.created_of_kind("service"),
         1,
@@ -363,5 +366,8 @@ fn verbose_calls_stream_service_logs_prefixed_with_the_hostname() {
                         .all(|c| c.is_ascii_lowercase() || ('2'..='7').contains(&c))
             })
     });
-    assert!(streamed, "the service's log line, prefixed with its hostname:\n{stderr}");
+    assert!(
+        streamed,
+        "the service's log line, prefixed with its hostname:\n{stderr}"
+    );
 }

@@ -145,9 +145,10 @@ fn answer(status: u16, message: &str) -> Response<Body> {
             .boxed(),
     );
     *response.status_mut() = StatusCode::from_u16(status).expect("a valid status");
-    response
-        .headers_mut()
-        .insert("content-type", "application/json".parse().expect("a header"));
+    response.headers_mut().insert(
+        "content-type",
+        "application/json".parse().expect("a header"),
+    );
     response
 }
 

@@ -194,7 +194,14 @@ impl TestSession {
             ("network", vec!["network", "ls", "-q", "--filter", &filter]),
             (
                 "image",
-                vec!["images", "-q", "--filter", &filter, "--filter", "dangling=true"],
+                vec![
+                    "images",
+                    "-q",
+                    "--filter",
+                    &filter,
+                    "--filter",
+                    "dangling=true",
+                ],
             ),
         ] {
             for id in docker(&args).lines().filter(|l| !l.trim().is_empty()) {

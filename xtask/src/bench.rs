@@ -16,6 +16,14 @@ struct Row {
 }
 
 pub fn bench() -> Result<()> {
+    // The start-to-healthy bench compares with Debian's docker-compose.
+    if Command::new("docker-compose")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        run(Command::new("apt-get").args(["install", "-y", "docker-compose"]))?;
+    }
     run(cargo().args(["build", "--release", "--package", "berth"]))?;
     let mut rows = in_process_rows()?;
     rows.extend(process_rows()?);
@@ -27,13 +35,13 @@ pub fn bench() -> Result<()> {
 }
 
 /// The library-level benches, each printing `name, reference, samples...` lines.
-const BENCHES: &[&str] = &["call_overhead", "services", "tunnels"];
+const BENCHES: &[&str] = &["call_overhead", "start_to_healthy", "services", "tunnels"];
 
 fn in_process_rows() -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for bench in BENCHES {
         let output = cargo()
-            .args(["bench", "--package", "berth", "--bench", bench])
+            .args(["bench", "--package", "berth-bench", "--bench", bench])
             .current_dir(root())
             .stderr(Stdio::inherit())
             .output()

@@ -93,6 +93,9 @@ fn test() -> Result<()> {
     run(cargo().args([
         "test",
         "--workspace",
+        // The benchmarks' comparison tools are not needed to test berth.
+        "--exclude",
+        "berth-bench",
         "--no-fail-fast",
         "--",
         "--test-threads=4",

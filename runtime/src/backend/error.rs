@@ -110,7 +110,9 @@ impl Error {
 
 /// Whether the engine refused to start a container because its command cannot run.
 pub(crate) fn is_exec_failure(message: &str) -> bool {
-    EXEC_FAILURES.iter().any(|failure| message.contains(failure))
+    EXEC_FAILURES
+        .iter()
+        .any(|failure| message.contains(failure))
 }
 
 #[cfg(test)]

@@ -177,7 +177,11 @@ pub trait ContainerBackend: Send + Sync {
 
     /// Passes each line the container logs, from its start on, to `line`
     /// until the container ends.
-    async fn follow_logs(&self, id: &str, line: &(dyn for<'l> Fn(&'l str) + Send + Sync + '_)) -> Result<(), Error>;
+    async fn follow_logs(
+        &self,
+        id: &str,
+        line: &(dyn for<'l> Fn(&'l str) + Send + Sync + '_),
+    ) -> Result<(), Error>;
 
     /// Runs a command inside a running container and returns its exit code.
     async fn exec_in(&self, id: &str, args: &[String]) -> Result<i64, Error>;

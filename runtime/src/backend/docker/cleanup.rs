@@ -116,16 +116,24 @@ impl DockerBackend {
     }
 
     /// The ids of every container, running or not, that carries `label` (`key=value`).
-    async fn labelled_containers(&self, docker: &Docker, label: &str) -> Result<Vec<String>, Error> {
+    async fn labelled_containers(
+        &self,
+        docker: &Docker,
+        label: &str,
+    ) -> Result<Vec<String>, Error> {
         let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
         let containers = self
-            .send(docker, format!("listing containers labelled {label}"), |docker| {
-                docker.list_containers(Some(ListContainersOptions {
-                    all: true,
-                    filters: Some(filters.clone()),
-                    ..Default::default()
-                }))
-            })
+            .send(
+                docker,
+                format!("listing containers labelled {label}"),
+                |docker| {
+                    docker.list_containers(Some(ListContainersOptions {
+                        all: true,
+                        filters: Some(filters.clone()),
+                        ..Default::default()
+                    }))
+                },
+            )
             .await?;
         Ok(containers.into_iter().filter_map(|c| c.id).collect())
     }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bollard::Docker;
 use tokio::sync::OnceCell;
-use tracing::warn;
+use tracing::{Instrument, warn};
 
 use super::{
     ContainerBackend, ContainerState, Error, ImageId, KeptImage, Labels, NetworkInfo, ProgressSink,
@@ -144,29 +144,34 @@ impl DockerBackend {
         F: Future<Output = Result<T, bollard::errors::Error>>,
     {
         let action = action.into();
+        let span = tracing::debug_span!("engine request", %action);
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
-        loop {
-            let result = match tokio::time::timeout(self.request_timeout, send(docker)).await {
-                Ok(result) => result.map_err(|e| self.error(action.clone(), e)),
-                Err(_) => {
-                    return Err(Error::EngineTimeout {
-                        endpoint: self.endpoint.clone(),
-                        action,
-                        seconds: self.request_timeout.as_secs(),
-                    });
+        async move {
+            loop {
+                let result = match tokio::time::timeout(self.request_timeout, send(docker)).await {
+                    Ok(result) => result.map_err(|e| self.error(action.clone(), e)),
+                    Err(_) => {
+                        return Err(Error::EngineTimeout {
+                            endpoint: self.endpoint.clone(),
+                            action,
+                            seconds: self.request_timeout.as_secs(),
+                        });
+                    }
+                };
+                match result {
+                    Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                        warn!(%action, attempt, error = %e, "the engine failed; trying again");
+                        tokio::time::sleep(backoff).await;
+                        backoff *= 3;
+                        attempt += 1;
+                    }
+                    other => return other,
                 }
-            };
-            match result {
-                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
-                    warn!(%action, attempt, error = %e, "the engine failed; trying again");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 3;
-                    attempt += 1;
-                }
-                other => return other,
             }
         }
+        .instrument(span)
+        .await
     }
 
     /// Maps a bollard error to ours, keeping the engine's words.
@@ -262,7 +267,11 @@ impl ContainerBackend for DockerBackend {
         self.container_logs_impl(id, tail).await
     }
 
-    async fn follow_logs(&self, id: &str, line: &(dyn for<'l> Fn(&'l str) + Send + Sync + '_)) -> Result<(), Error> {
+    async fn follow_logs(
+        &self,
+        id: &str,
+        line: &(dyn for<'l> Fn(&'l str) + Send + Sync + '_),
+    ) -> Result<(), Error> {
         self.follow_logs_impl(id, line).await
     }
 

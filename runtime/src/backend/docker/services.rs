@@ -3,13 +3,13 @@ use std::collections::HashMap;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::NetworkCreateRequest;
-use bollard::query_parameters::{ListNetworksOptions, LogsOptions};
 use bollard::query_parameters::{InspectContainerOptions, StopContainerOptions};
+use bollard::query_parameters::{ListNetworksOptions, LogsOptions};
 use futures_util::StreamExt;
 use tracing::instrument;
 
-use super::steps::Create;
 use super::DockerBackend;
+use super::steps::Create;
 use crate::backend::{
     ContainerState, Error, LABEL_KIND, Labels, NetworkInfo, ServiceContainer, ServiceRun,
 };
@@ -210,11 +210,12 @@ impl DockerBackend {
         // The engine frames writes, not lines: keep each stream's unfinished line.
         let mut partial = [Vec::new(), Vec::new()];
         while let Some(chunk) = logs.next().await {
-            let (stream, bytes) = match chunk.map_err(|e| self.error(format!("following the logs of {id}"), e))? {
-                LogOutput::StdErr { message } => (1, message),
-                LogOutput::StdOut { message } | LogOutput::Console { message } => (0, message),
-                LogOutput::StdIn { .. } => continue,
-            };
+            let (stream, bytes) =
+                match chunk.map_err(|e| self.error(format!("following the logs of {id}"), e))? {
+                    LogOutput::StdErr { message } => (1, message),
+                    LogOutput::StdOut { message } | LogOutput::Console { message } => (0, message),
+                    LogOutput::StdIn { .. } => continue,
+                };
             let buffer = &mut partial[stream];
             buffer.extend_from_slice(&bytes);
             while let Some(end) = buffer.iter().position(|b| *b == b'\n') {
@@ -242,11 +243,9 @@ impl DockerBackend {
             .await?;
         // Not sent twice: a second start of one exec is refused.
         let started = self
-            .send(
-                self.client().await?,
-                "starting a probe command",
-                |docker| docker.start_exec(&exec.id, None),
-            )
+            .send(self.client().await?, "starting a probe command", |docker| {
+                docker.start_exec(&exec.id, None)
+            })
             .await?;
         if let StartExecResults::Attached { mut output, .. } = started {
             while output.next().await.is_some() {}

@@ -10,8 +10,8 @@ use bollard::query_parameters::{
 use futures_util::{StreamExt, TryStreamExt};
 use tracing::instrument;
 
-use super::archive::{ArchiveEntry, files_to_tar, first_entry};
 use super::DockerBackend;
+use super::archive::{ArchiveEntry, files_to_tar, first_entry};
 use crate::backend::{
     Error, ImageId, LABEL_KIND, Labels, ServiceNetwork, StepOutput, StepRun, is_exec_failure,
 };

@@ -70,7 +70,6 @@ pub async fn wait_healthy(
     service: &str,
 ) -> Result<(), Error> {
     // A timeout too large to add to now is as good as none.
-    // A timeout too large to add to now is as good as none.
     let deadline = Instant::now()
         .checked_add(timeout)
         .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 24 * 3600));

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berth::backend::docker::DockerBackend;
@@ -27,7 +26,7 @@ const PREPARE: &str =
 
 mod support;
 
-use support::{BenchSession, report};
+use support::{BenchSession, args, report};
 
 fn main() {
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
@@ -185,12 +184,4 @@ async fn remove(backend: &DockerBackend, id: &str) {
         .remove_container(id, Some(options))
         .await
         .expect("remove");
-}
-
-fn args(words: &[&str]) -> Arc<[String]> {
-    words
-        .iter()
-        .map(|w| w.to_string())
-        .collect::<Vec<_>>()
-        .into()
 }

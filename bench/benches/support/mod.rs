@@ -1,0 +1,173 @@
+//! What the benches share: a session on the real engine, and the output format.
+
+#![allow(dead_code)] // each bench uses a different part of this module
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use berth::backend::docker::DockerBackend;
+use berth::pipeline::{Evaluator, ExecCache};
+use berth::policy::{ImagePolicy, Policy};
+use berth::progress::NoProgress;
+use berth::services::ServiceManager;
+use berth::session::Session;
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
+use bollard::query_parameters::RemoveContainerOptions;
+
+/// A session with its own exec cache, and the services that run in it.
+pub struct BenchSession {
+    /// Kept so the cache outlives the bench.
+    pub cache: tempfile::TempDir,
+    pub backend: Arc<DockerBackend>,
+    pub session: Arc<Session>,
+    pub services: Arc<ServiceManager>,
+}
+
+impl BenchSession {
+    pub fn new() -> BenchSession {
+        let cache = tempfile::tempdir().expect("cache dir");
+        let backend = Arc::new(DockerBackend::new());
+        let session = Arc::new(Session::new(backend.clone()));
+        let evaluator = Evaluator::new(
+            session.clone(),
+            ImagePolicy::default(),
+            ExecCache::new(cache.path().join("exec")),
+            Arc::new(NoProgress),
+        );
+        let services = ServiceManager::new(Arc::new(evaluator), Policy::default().services);
+        BenchSession {
+            cache,
+            backend,
+            session,
+            services,
+        }
+    }
+}
+
+/// One measurement as `name, reference (or -), samples in ms...`, tab-separated,
+/// the format `cargo xtask bench` reads.
+pub fn report(name: &str, reference: Option<&str>, samples: &[Duration]) {
+    let millis: Vec<String> = samples
+        .iter()
+        .map(|d| format!("{:.4}", d.as_secs_f64() * 1000.0))
+        .collect();
+    println!(
+        "{name}\t{}\t{}",
+        reference.unwrap_or("-"),
+        millis.join("\t")
+    );
+}
+
+/// Words as the argument list of an exec.
+pub fn args(words: &[&str]) -> Arc<[String]> {
+    words
+        .iter()
+        .map(|w| w.to_string())
+        .collect::<Vec<_>>()
+        .into()
+}
+
+/// What plain Docker does to run a server: create and start the container
+/// with bollard on `network` (the default bridge when `None`), then poll TCP
+/// `port` on its address from the host, as `docker run -d` plus a port wait
+/// would, without any CLI in between. Returns the container and its address.
+pub async fn plain_start(
+    docker: &Docker,
+    image: &str,
+    command: &[String],
+    network: Option<&str>,
+    port: u16,
+) -> (String, String) {
+    let body = ContainerCreateBody {
+        image: Some(image.into()),
+        cmd: Some(command.to_vec()),
+        host_config: network.map(|network| HostConfig {
+            network_mode: Some(network.into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let id = docker
+        .create_container(None, body)
+        .await
+        .expect("create")
+        .id;
+    docker.start_container(&id, None).await.expect("start");
+    let inspected = docker.inspect_container(&id, None).await.expect("inspect");
+    let ip = inspected
+        .network_settings
+        .and_then(|s| s.networks)
+        .and_then(|n| {
+            n.get(network.unwrap_or("bridge"))
+                .and_then(|e| e.ip_address.clone())
+        })
+        .expect("an address on the network");
+    wait_tcp(&ip, port).await;
+    (id, ip)
+}
+
+/// Polls until `ip:port` accepts a connection: every 10 ms at first, backing off to 250 ms.
+pub async fn wait_tcp(ip: &str, port: u16) {
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(10);
+    while tokio::net::TcpStream::connect((ip, port)).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{ip}:{port} never answered"
+        );
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(250));
+    }
+}
+
+/// Force-removes a container made by plain Docker.
+pub async fn plain_remove(docker: &Docker, id: &str) {
+    let options = RemoveContainerOptions {
+        force: true,
+        ..Default::default()
+    };
+    docker
+        .remove_container(id, Some(options))
+        .await
+        .expect("remove");
+}
+
+/// With `BERTH_BENCH_TRACE=1`, logs how long each berth span took (every
+/// engine request, service start, health wait) to stderr: the profile behind
+/// the numbers in BENCHMARKS.md.
+pub fn trace_if_asked() {
+    if std::env::var_os("BERTH_BENCH_TRACE").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter("berth=debug")
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+}
+
+/// The user-defined network plain-Docker references run on, as berth's
+/// services do on theirs (created once, kept between runs).
+pub const PLAIN_NETWORK: &str = "berth-bench-plain";
+
+/// Creates [`PLAIN_NETWORK`] when it does not exist.
+pub async fn ensure_plain_network(docker: &Docker) {
+    let exists = docker
+        .inspect_network(
+            PLAIN_NETWORK,
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .is_ok();
+    if !exists {
+        docker
+            .create_network(NetworkCreateRequest {
+                name: PLAIN_NETWORK.into(),
+                driver: Some("bridge".into()),
+                ..Default::default()
+            })
+            .await
+            .expect("network");
+    }
+}
