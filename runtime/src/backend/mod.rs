@@ -57,8 +57,9 @@ pub struct ServiceRun<'a> {
     pub args: Option<&'a [String]>,
     pub config: &'a RunConfig,
     pub files: &'a [NewFile],
-    /// The network it joins, and the DNS name it answers to there.
+    /// The network it joins, with the host entries of the services it binds.
     pub network: &'a ServiceNetwork<'a>,
+    /// Its hostname, which clients map to its address in their host entries.
     pub hostname: &'a str,
     pub labels: &'a Labels,
 }

@@ -105,7 +105,6 @@ impl DockerBackend {
             config: run.config,
             labels: &labels,
             network: Some(run.network),
-            alias: Some(run.hostname),
         };
         let id = self.create(&create).await?;
         let started = async {

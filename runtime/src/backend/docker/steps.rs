@@ -1,9 +1,6 @@
 use bollard::container::LogOutput;
-use std::collections::HashMap;
 
-use bollard::models::{
-    ContainerConfig, ContainerCreateBody, EndpointSettings, HostConfig, NetworkingConfig,
-};
+use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     CommitContainerOptions, DownloadFromContainerOptions, LogsOptions, UploadToContainerOptions,
 };
@@ -34,8 +31,6 @@ pub(super) struct Create<'a> {
     pub config: &'a RunConfig,
     pub labels: &'a Labels,
     pub network: Option<&'a ServiceNetwork<'a>>,
-    /// A DNS name of the container on `network`.
-    pub alias: Option<&'a str>,
 }
 
 /// The command of a container that is created only to copy files in or out; it never starts.
@@ -51,7 +46,6 @@ impl DockerBackend {
             config: step.config,
             labels: &labels,
             network: step.network,
-            alias: None,
         };
         let id = self.create(&create).await?;
         let result = self.run_created(&id, step).await;
@@ -132,7 +126,6 @@ impl DockerBackend {
             config: &RunConfig::default(),
             labels: &labels,
             network: None,
-            alias: None,
         };
         let id = self.create(&create).await?;
         let result = async {
@@ -151,38 +144,23 @@ impl DockerBackend {
             labels,
             ..
         } = create;
-        let (host_config, networking_config) = match create.network {
-            None => (None, None),
-            Some(network) => {
-                let endpoint = EndpointSettings {
-                    aliases: create.alias.map(|alias| vec![alias.to_string()]),
-                    ..Default::default()
-                };
-                let host_config = HostConfig {
-                    network_mode: Some(network.network.to_string()),
-                    extra_hosts: Some(
-                        network
-                            .hosts
-                            .iter()
-                            .map(|(alias, ip)| format!("{alias}:{ip}"))
-                            .collect(),
-                    ),
-                    ..Default::default()
-                };
-                let networking = NetworkingConfig {
-                    endpoints_config: Some(HashMap::from([(
-                        network.network.to_string(),
-                        endpoint,
-                    )])),
-                };
-                (Some(host_config), Some(networking))
-            }
-        };
+        // Services and their clients find each other through host entries
+        // (binding alias and hostname to address), not the network's DNS.
+        let host_config = create.network.map(|network| HostConfig {
+            network_mode: Some(network.network.to_string()),
+            extra_hosts: Some(
+                network
+                    .hosts
+                    .iter()
+                    .map(|(alias, ip)| format!("{alias}:{ip}"))
+                    .collect(),
+            ),
+            ..Default::default()
+        });
         let body = ContainerCreateBody {
             image: Some(image.0.clone()),
             cmd: create.args.clone(),
             host_config,
-            networking_config,
             entrypoint: config.entrypoint.clone(),
             env: Some(config.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
             working_dir: config.workdir.clone(),
