@@ -11,7 +11,11 @@ fn every_language_exports_the_same_functions() {
     let session = TestSession::new("languages-functions");
     for plugin in LANGUAGES {
         let output = session.run(&["functions", common::plugin(plugin).to_str().unwrap()]);
-        assert!(output.status.success(), "{plugin}: {}", common::stderr(&output));
+        assert!(
+            output.status.success(),
+            "{plugin}: {}",
+            common::stderr(&output)
+        );
         assert_eq!(
             String::from_utf8_lossy(&output.stdout),
             "greet: func(name: string) -> result<string, error>\nhttp-service: func() -> service\n",
