@@ -3,45 +3,28 @@
 //! deps/berth-core links to wit/), and each builds to OUT/greet-LANG.wasm.
 //!
 //! Every toolchain is installed when it is missing and reused when it is
-//! there: Debian packages with apt-get, the Rust tools with `cargo install
-//! --locked` into target/tools, componentize-py into a venv under
+//! there: Debian packages with apt-get, componentize-py into a venv under
 //! target/tools, componentize-js with `npm ci` from plugins/greet-js's lock.
-//! A component newer than its sources is not built again.
+//! The C plugin's bindings (wit-bindgen-c), its component (wit-component with
+//! the preview1 reactor adapter) and the check of every component
+//! (wasmparser) are libraries linked into xtask, so no Rust CLI is installed.
+//! A component newer than its sources is not built again, and only a
+//! component built in this run is validated again.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
+use wasmparser::{Validator, WasmFeatures};
+use wit_component::ComponentEncoder;
+use wit_parser::Resolve;
 
 use crate::{plugins, run};
 
 /// The world every greet plugin exports, and the folder that defines it.
 const WORLD: &str = "berth-plugins:greet/greet";
 const WIT: &str = "plugins/greet-wit";
-
-/// A command-line tool installed with `cargo install --locked` into target/tools.
-struct CargoTool {
-    krate: &'static str,
-    version: &'static str,
-    bin: &'static str,
-    /// Features instead of the crate's default ones, when it has many we do not use.
-    features: Option<&'static str>,
-}
-
-const WASM_TOOLS: CargoTool = CargoTool {
-    krate: "wasm-tools",
-    version: "1.258.3",
-    bin: "wasm-tools",
-    features: None,
-};
-
-const WIT_BINDGEN: CargoTool = CargoTool {
-    krate: "wit-bindgen-cli",
-    version: "0.61.1",
-    bin: "wit-bindgen",
-    features: Some("c"),
-};
 
 const COMPONENTIZE_PY: &str = "0.25.1";
 
@@ -52,7 +35,7 @@ const C_PACKAGES: &[&str] = &["clang", "lld", "wasi-libc", "libclang-rt-dev-wasm
 struct Build<'a> {
     root: &'a Path,
     out: &'a Path,
-    /// Pinned tools: target/tools/bin (cargo), target/tools/python (venv).
+    /// Pinned tools: target/tools/python (componentize-py's venv).
     tools: PathBuf,
 }
 
@@ -75,28 +58,11 @@ impl Build<'_> {
         let built = modified(&self.output(name));
         built.is_none() || sources.iter().any(|s| newest(s) > built)
     }
-
-    /// The tool's binary, installed first when it is missing or another version.
-    fn cargo_tool(&self, tool: &CargoTool) -> Result<PathBuf> {
-        let bin = self.tools.join("bin").join(tool.bin);
-        if reports_version(&bin, tool.version) {
-            return Ok(bin);
-        }
-        let mut install = crate::cargo();
-        install
-            .args(["install", "--locked", "--root"])
-            .arg(&self.tools)
-            .args([tool.krate, "--version", tool.version]);
-        if let Some(features) = tool.features {
-            install.args(["--no-default-features", "--features", features]);
-        }
-        run(&mut install)?;
-        Ok(bin)
-    }
 }
 
-/// One language: its plugin folder's name and how to build it into `Build::output`.
-type Language = (&'static str, fn(&Build) -> Result<()>);
+/// One language: its plugin folder's name and how to build it into
+/// `Build::output`, returning whether it wrote the component anew.
+type Language = (&'static str, fn(&Build) -> Result<bool>);
 
 const LANGUAGES: &[Language] = &[
     ("greet-rust", rust),
@@ -106,7 +72,7 @@ const LANGUAGES: &[Language] = &[
 ];
 
 /// Installs what is missing and builds OUT_DIR/greet-{rust,python,js,c}.wasm,
-/// then checks that each is a valid component.
+/// then checks that each component it wrote is valid.
 pub fn build_all(root: &Path, out_dir: &Path) -> Result<()> {
     std::fs::create_dir_all(out_dir)?;
     let build = Build {
@@ -114,25 +80,36 @@ pub fn build_all(root: &Path, out_dir: &Path) -> Result<()> {
         out: out_dir,
         tools: root.join("target/tools"),
     };
-    let wasm_tools = build.cargo_tool(&WASM_TOOLS)?;
     for (name, language) in LANGUAGES {
-        language(&build).with_context(|| format!("building {name}"))?;
         let output = build.output(name);
-        run(Command::new(&wasm_tools)
-            .args(["validate", "--features", "component-model"])
-            .arg(&output))?;
+        if !language(&build).with_context(|| format!("building {name}"))? {
+            println!("xtask: {} is up to date", output.display());
+            continue;
+        }
+        validate(&output)?;
         println!("xtask: {} is a valid component", output.display());
     }
     Ok(())
 }
 
+/// Checks the component at PATH as `wasm-tools validate --features component-model` does.
+fn validate(path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    Validator::new_with_features(WasmFeatures::default() | WasmFeatures::COMPONENT_MODEL)
+        .validate_all(&bytes)
+        .with_context(|| format!("{} is not a valid component", path.display()))?;
+    Ok(())
+}
+
 /// A member of the plugins/ workspace; cargo knows when it is up to date.
-fn rust(build: &Build) -> Result<()> {
-    plugins::build_rust(&["greet-rust"], build.out)
+/// It is copied anew each time, and its 50 KB are validated in a moment.
+fn rust(build: &Build) -> Result<bool> {
+    plugins::build_rust(&["greet-rust"], build.out)?;
+    Ok(true)
 }
 
 /// componentize-py bundles CPython and app.py with bindings it generates for the world.
-fn python(build: &Build) -> Result<()> {
+fn python(build: &Build) -> Result<bool> {
     let venv = build.tools.join("python");
     let componentize = venv.join("bin/componentize-py");
     if !reports_version(&componentize, COMPONENTIZE_PY) {
@@ -151,7 +128,7 @@ fn python(build: &Build) -> Result<()> {
             .arg(format!("componentize-py=={COMPONENTIZE_PY}")))?;
     }
     if !build.stale("greet-python") {
-        return Ok(());
+        return Ok(false);
     }
     run(Command::new(&componentize)
         .arg("--wit-path")
@@ -160,23 +137,24 @@ fn python(build: &Build) -> Result<()> {
         .arg(build.path("plugins/greet-python"))
         .arg("app")
         .arg("--output")
-        .arg(build.output("greet-python")))
+        .arg(build.output("greet-python")))?;
+    Ok(true)
 }
 
 /// componentize-js (StarlingMonkey), pinned by plugins/greet-js/package-lock.json.
-fn javascript(build: &Build) -> Result<()> {
-    if !succeeds(Command::new("npm").arg("--version")) {
-        ensure_debian(&["nodejs", "npm"])?;
-    }
+fn javascript(build: &Build) -> Result<bool> {
     let dir = build.path("plugins/greet-js");
     let installed = dir.join("node_modules/.package-lock.json");
     if modified(&installed) < modified(&dir.join("package-lock.json")) {
+        if !succeeds(Command::new("npm").arg("--version")) {
+            ensure_debian(&["nodejs", "npm"])?;
+        }
         run(Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--prefix"])
             .arg(&dir))?;
     }
     if !build.stale("greet-js") {
-        return Ok(());
+        return Ok(false);
     }
     // The host links no wasi:http: `http` drops fetch(), `fetch-event` the wasi:http types it still imports.
     run(Command::new(dir.join("node_modules/.bin/componentize-js"))
@@ -185,25 +163,21 @@ fn javascript(build: &Build) -> Result<()> {
         .arg(build.path(WIT))
         .args(["--world-name", WORLD])
         .args(["--disable", "http", "--disable", "fetch-event", "--out"])
-        .arg(build.output("greet-js")))
+        .arg(build.output("greet-js")))?;
+    Ok(true)
 }
 
-/// `wit-bindgen c` bindings, clang to a wasm32-wasi reactor module, and
-/// `wasm-tools component new` with the preview1 reactor adapter.
-fn c(build: &Build) -> Result<()> {
+/// wit-bindgen-c bindings, clang to a wasm32-wasi reactor module, and
+/// wit-component's encoder with the preview1 reactor adapter.
+fn c(build: &Build) -> Result<bool> {
     ensure_debian(C_PACKAGES)?;
-    let wit_bindgen = build.cargo_tool(&WIT_BINDGEN)?;
-    let wasm_tools = build.cargo_tool(&WASM_TOOLS)?;
     if !build.stale("greet-c") {
-        return Ok(());
+        return Ok(false);
     }
     let work = build.path("target/lang/c");
     let generated = work.join("gen");
     // The bindings include greet_component_type.o, which carries the world into the module.
-    run(Command::new(&wit_bindgen)
-        .args(["c", "--world", WORLD, "--out-dir"])
-        .arg(&generated)
-        .arg(build.path(WIT)))?;
+    c_bindings(&build.path(WIT), &generated)?;
     let module = work.join("greet.core.wasm");
     run(Command::new("clang")
         .args([
@@ -220,18 +194,41 @@ fn c(build: &Build) -> Result<()> {
         .arg(generated.join("greet_component_type.o"))
         .arg("-o")
         .arg(&module))?;
-    let adapter = work.join("wasi_snapshot_preview1.reactor.wasm");
-    std::fs::write(
-        &adapter,
-        wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
-    )?;
-    run(Command::new(&wasm_tools)
-        .args(["component", "new"])
-        .arg(&module)
-        .arg("--adapt")
-        .arg(format!("wasi_snapshot_preview1={}", adapter.display()))
-        .arg("-o")
-        .arg(build.output("greet-c")))
+    let module = std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
+    let component = ComponentEncoder::default()
+        .module(&module)?
+        .adapter(
+            "wasi_snapshot_preview1",
+            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+        )?
+        // What `wasm-tools component new` does by default: names for the shim modules, and a check.
+        .debug_names(true)
+        .validate(true)
+        .encode()
+        .context("making a component of greet.core.wasm")?;
+    let output = build.output("greet-c");
+    std::fs::write(&output, component).with_context(|| format!("writing {}", output.display()))?;
+    Ok(true)
+}
+
+/// Writes what `wit-bindgen c --world WORLD --out-dir OUT WIT` writes:
+/// greet.c, greet.h and greet_component_type.o.
+fn c_bindings(wit: &Path, out: &Path) -> Result<()> {
+    let mut resolve = Resolve::default();
+    let (package, _) = resolve
+        .push_path(wit)
+        .with_context(|| format!("reading {}", wit.display()))?;
+    let world = resolve.select_world(&[package], Some(WORLD))?;
+    let mut files = wit_bindgen_core::Files::default();
+    wit_bindgen_c::Opts::default()
+        .build()
+        .generate(&mut resolve, world, &mut files)?;
+    std::fs::create_dir_all(out)?;
+    for (name, contents) in files.iter() {
+        let path = out.join(name);
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// Installs the Debian PACKAGES that are not installed (updating the lists first).
