@@ -4,6 +4,7 @@ mod bench;
 mod engine;
 mod fuzz;
 mod images;
+mod languages;
 mod plugins;
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   build-plugins   build every plugin under plugins/ into target/plugins/NAME.wasm
+                  (greet-python, greet-js and greet-c install their toolchains first)
   images          build the local base images (busybox, python, mariadb) when missing
   demo            set everything up and call a plugin function that runs a container
   test            set everything up and run every test

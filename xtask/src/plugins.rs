@@ -1,38 +1,53 @@
 //! Guest plugins: built for wasm32-wasip2 and copied to target/plugins/.
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::{cargo, root, run};
+use crate::{cargo, languages, root, run};
 
 const TARGET: &str = "wasm32-wasip2";
 
+/// Builds every plugin: the Rust workspace under plugins/, then the greet
+/// plugin in its other languages.
 pub fn build() -> Result<()> {
-    ensure_target()?;
-    run(cargo().args([
-        "build",
-        "--manifest-path",
-        "plugins/Cargo.toml",
-        "--target",
-        TARGET,
-        "--release",
-    ]))?;
-    let built = root().join("plugins/target").join(TARGET).join("release");
     let out = root().join("target/plugins");
-    std::fs::create_dir_all(&out)?;
+    build_rust(&[], &out)?;
+    languages::build_all(&root(), &out)
+}
+
+/// Builds the Rust plugins PACKAGES (the whole plugins/ workspace when empty)
+/// and copies each to OUT/NAME.wasm.
+pub fn build_rust(packages: &[&str], out: &Path) -> Result<()> {
+    ensure_target()?;
+    let target_dir = root().join("plugins/target");
+    let mut command = cargo();
+    command
+        .args(["build", "--manifest-path", "plugins/Cargo.toml"])
+        .args(["--target", TARGET, "--release", "--target-dir"])
+        .arg(&target_dir);
+    for package in packages {
+        command.args(["--package", package]);
+    }
+    run(&mut command)?;
+    let built = target_dir.join(TARGET).join("release");
+    std::fs::create_dir_all(out)?;
     for entry in
         std::fs::read_dir(&built).with_context(|| format!("reading {}", built.display()))?
     {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "wasm") {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .context("plugin file name")?
-                .replace('_', "-");
-            std::fs::copy(&path, out.join(&name))?;
-            println!("xtask: target/plugins/{name}");
+        if path.extension().is_none_or(|e| e != "wasm") {
+            continue;
+        }
+        let name = path
+            .file_stem()
+            .and_then(|n| n.to_str())
+            .context("plugin file name")?
+            .replace('_', "-");
+        if packages.is_empty() || packages.contains(&name.as_str()) {
+            std::fs::copy(&path, out.join(format!("{name}.wasm")))?;
+            println!("xtask: {}", out.join(format!("{name}.wasm")).display());
         }
     }
     Ok(())
