@@ -146,10 +146,26 @@ fn a_second_load_uses_the_compiled_component_cache() {
     let bytes = std::fs::read(common::plugin("hello")).unwrap();
     let hash = blake3::hash(&bytes).to_hex().to_string();
     session.call_ok("hello", "hello", &["--name", "a"]);
-    let entries: Vec<_> = std::fs::read_dir(&cache)
+    let mut entries: Vec<String> = std::fs::read_dir(&cache)
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&hash))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(&hash))
+        .map(|name| {
+            name.rsplit_once('-')
+                .map(|(_, rest)| rest.to_string())
+                .unwrap_or(name)
+        })
+        .map(|rest| {
+            rest.split_once('.')
+                .map(|(_, ext)| ext.to_string())
+                .unwrap_or(rest)
+        })
         .collect();
-    assert_eq!(entries.len(), 1, "one compiled entry for hello.wasm");
+    entries.sort();
+    assert_eq!(
+        entries,
+        ["cwasm", "functions.json"],
+        "one compiled entry for hello.wasm, and its exports' signatures"
+    );
 }

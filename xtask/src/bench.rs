@@ -27,7 +27,12 @@ pub fn bench() -> Result<()> {
     run(cargo().args(["build", "--release", "--package", "berth"]))?;
     let mut rows = in_process_rows()?;
     rows.extend(process_rows()?);
-    let report = render(&rows);
+    let mut report = render(&rows);
+    // What the numbers mean, and the profiles behind them: written by hand.
+    let analysis = std::fs::read_to_string(root().join("bench/analysis.md"))
+        .context("reading bench/analysis.md")?;
+    report.push('\n');
+    report.push_str(&analysis);
     print!("{report}");
     std::fs::write(root().join("BENCHMARKS.md"), report)?;
     println!("xtask: wrote BENCHMARKS.md");

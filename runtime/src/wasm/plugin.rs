@@ -8,7 +8,7 @@ use wasmtime::component::{Component, InstancePre, Val};
 
 use super::Error;
 use super::runtime::Runtime;
-use super::signature::{FunctionSignature, exported_functions};
+use super::signature::FunctionSignature;
 use super::state::{CallState, HostContext};
 use super::values::{self, OutputFormat};
 use crate::wasm::bindings::berth::core::types;
@@ -48,7 +48,7 @@ impl Plugin {
                 Error::NotWasm { path }
             });
         }
-        let component = runtime
+        let (component, functions) = runtime
             .component_cache()
             .load(runtime.engine(), bytes)
             .map_err(|e| Error::InvalidComponent {
@@ -63,7 +63,6 @@ impl Plugin {
                 path: path.clone(),
                 message: format!("{e:#}"),
             })?;
-        let functions = exported_functions(bytes).unwrap_or_default();
         Ok(Plugin {
             path,
             pre,

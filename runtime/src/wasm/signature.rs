@@ -4,7 +4,7 @@ use wit_parser::decoding::{DecodedWasm, decode};
 use wit_parser::{Handle, Resolve, Type, TypeDefKind, WorldItem, WorldKey};
 
 /// One exported function and its WIT signature.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FunctionSignature {
     /// The export name, such as `http-service`.
     pub name: String,
