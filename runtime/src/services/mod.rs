@@ -26,7 +26,7 @@ pub use plan::{ServicePlan, plan};
 
 /// The network services and their clients run on: the engine's default
 /// bridge, which a container joins faster than a user-defined network (by
-/// 90 to 160 ms per start here; see BENCHMARKS.md).
+/// 60 to 160 ms per start here; see BENCHMARKS.md).
 pub const SERVICE_NETWORK: &str = "bridge";
 
 /// Runs the services of one session.
