@@ -99,3 +99,59 @@ fn digests_differ_for_different_pipelines() {
     assert_ne!(a, b);
     assert_ne!(a, joined);
 }
+
+/// Two processes sharing an exec cache may run one step at once; the later
+/// tag wins and the other snapshot is left untagged. Session end removes it.
+#[test]
+fn a_snapshot_another_process_cached_first_is_removed_at_session_end() {
+    use std::sync::Arc;
+
+    use berth::backend::docker::DockerBackend;
+    use berth::pipeline::{Evaluator, ExecCache, Want};
+    use berth::progress::NoProgress;
+    use berth::services::ServiceManager;
+    use berth::session::Session;
+    use berth::spec::{ContainerSpec, Op};
+
+    let guard = TestSession::uncached("lost-tag");
+    let cache = tempfile::tempdir().unwrap();
+    let session = Arc::new(Session::with_id(
+        Arc::new(DockerBackend::new()),
+        guard.id.clone(),
+    ));
+    let evaluator = Evaluator::new(
+        session.clone(),
+        Default::default(),
+        ExecCache::new(cache.path().join("exec")),
+        Arc::new(NoProgress),
+    );
+    let services = ServiceManager::new(Arc::new(evaluator), Default::default());
+    let spec = ContainerSpec::new("berth.local/busybox:latest").with(Op::Exec(
+        vec!["sh".into(), "-c".into(), format!("echo {} > /f", nonce())].into(),
+    ));
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    tokio.block_on(async {
+        services
+            .evaluate(&spec, Want::Filesystem)
+            .await
+            .expect("the step runs and its snapshot is kept");
+        // Another process tags its own snapshot of the same step under the same name.
+        let kept = common::docker(&[
+            "images",
+            "--filter",
+            &format!("label=berth.session={}", guard.id),
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ]);
+        let name = kept
+            .lines()
+            .next()
+            .expect("the kept snapshot's name")
+            .to_string();
+        common::docker(&["tag", "berth.local/busybox:latest", &name]);
+        assert_eq!(guard.leftovers().len(), 1, "our snapshot lost its tag");
+        session.end().await.expect("session end");
+        common::docker(&["rmi", &name]);
+    });
+    // The session guard asserts that no untagged snapshot of the session is left.
+}

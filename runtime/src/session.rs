@@ -49,9 +49,9 @@ impl Session {
         &self.backend
     }
 
-    /// Removes every container of this session.
+    /// Removes every container of this session, and its snapshots no exec cache keeps.
     pub async fn end(&self) -> Result<(), backend::Error> {
-        self.backend.remove_session_containers(&self.id).await
+        self.backend.remove_session(&self.id).await
     }
 }
 

@@ -161,10 +161,12 @@ pub trait ContainerBackend: Send + Sync {
         labels: &Labels,
     ) -> Result<Vec<u8>, Error>;
 
-    /// Removes every container that carries `berth.session=<session>`.
-    async fn remove_session_containers(&self, session: &str) -> Result<(), Error>;
+    /// Removes every container that carries `berth.session=<session>`, then
+    /// the session's snapshot images that no exec cache keeps (untagged: a
+    /// step another process cached first under the same name).
+    async fn remove_session(&self, session: &str) -> Result<(), Error>;
 
-    /// The network called `name` (bridge, with DNS), created unless it exists.
+    /// The network called `name`, created (as a bridge) unless it exists.
     async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<NetworkInfo, Error>;
 
     /// Creates and starts a long-running service container.

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use bollard::Docker;
+use bollard::models::ImageSummary;
 use bollard::query_parameters::{
     ListContainersOptions, ListImagesOptions, RemoveContainerOptions, RemoveImageOptions,
 };
@@ -22,7 +23,7 @@ impl DockerBackend {
     }
 
     #[instrument(skip(self), err(level = "debug"))]
-    pub(super) async fn remove_session_containers_impl(&self, session: &str) -> Result<(), Error> {
+    pub(super) async fn remove_session_impl(&self, session: &str) -> Result<(), Error> {
         if self.client.get().is_none() {
             // Never connected, so this process made nothing.
             return Ok(());
@@ -31,6 +32,10 @@ impl DockerBackend {
         let label = format!("{LABEL_SESSION}={session}");
         let containers = self.labelled_containers(docker, &label).await?;
         join_all(containers.iter().map(|id| self.remove_with(docker, id))).await;
+        // After the containers, which may have used them.
+        for image in self.untagged_images(docker, &label).await? {
+            self.remove_image_with(docker, &image).await;
+        }
         Ok(())
     }
 
@@ -91,28 +96,47 @@ impl DockerBackend {
                 .filter_map(|c| Some((c.id?, c.labels?.remove(LABEL_PID))))
                 .collect()
             }
-            Object::Image => {
-                let filters = HashMap::from([
-                    ("label".to_string(), vec![managed]),
-                    ("dangling".to_string(), vec!["true".to_string()]),
-                ]);
-                self.send(docker, "listing berth images", |docker| {
-                    docker.list_images(Some(ListImagesOptions {
-                        filters: Some(filters.clone()),
-                        ..Default::default()
-                    }))
-                })
+            Object::Image => self
+                .untagged(docker, &managed)
                 .await?
                 .into_iter()
                 .map(|mut image| (image.id, image.labels.remove(LABEL_PID)))
-                .collect()
-            }
+                .collect(),
         };
         Ok(labelled
             .into_iter()
             .filter(|(_, pid)| pid.as_deref().is_some_and(|pid| !owner_alive(pid)))
             .map(|(id, _)| id)
             .collect())
+    }
+
+    /// The ids of the untagged images that carry `label` (`key=value`).
+    async fn untagged_images(&self, docker: &Docker, label: &str) -> Result<Vec<String>, Error> {
+        Ok(self
+            .untagged(docker, label)
+            .await?
+            .into_iter()
+            .map(|image| image.id)
+            .collect())
+    }
+
+    /// Untagged (dangling) images that carry `label`: no exec cache keeps them.
+    async fn untagged(&self, docker: &Docker, label: &str) -> Result<Vec<ImageSummary>, Error> {
+        let filters = HashMap::from([
+            ("label".to_string(), vec![label.to_string()]),
+            ("dangling".to_string(), vec!["true".to_string()]),
+        ]);
+        self.send(
+            docker,
+            format!("listing untagged images labelled {label}"),
+            |docker| {
+                docker.list_images(Some(ListImagesOptions {
+                    filters: Some(filters.clone()),
+                    ..Default::default()
+                }))
+            },
+        )
+        .await
     }
 
     /// The ids of every container, running or not, that carries `label` (`key=value`).

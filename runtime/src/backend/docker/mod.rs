@@ -247,8 +247,8 @@ impl ContainerBackend for DockerBackend {
         self.read_file_impl(image, files, path, labels).await
     }
 
-    async fn remove_session_containers(&self, session: &str) -> Result<(), Error> {
-        self.remove_session_containers_impl(session).await
+    async fn remove_session(&self, session: &str) -> Result<(), Error> {
+        self.remove_session_impl(session).await
     }
 
     async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<NetworkInfo, Error> {
