@@ -19,7 +19,8 @@ use futures_util::future::join_all;
 mod support;
 
 use support::{
-    BenchSession, PLAIN_NETWORK, args, ensure_plain_network, plain_remove, plain_start, report,
+    BenchSession, PLAIN_NETWORK, args, create_and_start, ensure_plain_network, plain_remove,
+    plain_start, report,
 };
 
 const BUSYBOX: &str = "berth.local/busybox:latest";
@@ -154,12 +155,7 @@ async fn plain_client(docker: &Docker, service_ip: &str, path: String) {
         }),
         ..Default::default()
     };
-    let id = docker
-        .create_container(None, body)
-        .await
-        .expect("create")
-        .id;
-    docker.start_container(&id, None).await.expect("start");
+    let id = create_and_start(docker, body).await;
     let exit = docker.wait_container(&id, None).next().await;
     assert!(
         matches!(exit, Some(Ok(ref r)) if r.status_code == 0),

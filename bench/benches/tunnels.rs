@@ -12,7 +12,6 @@ use berth::backend::docker::DockerBackend;
 use berth::net::{PortMapping, publish};
 use berth::spec::{ContainerSpec, ExposedPort, Op, Protocol, ServiceSpec};
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
-use bollard::query_parameters::RemoveContainerOptions;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -26,7 +25,7 @@ const PREPARE: &str =
 
 mod support;
 
-use support::{BenchSession, args, report};
+use support::{BenchSession, args, create_and_start, plain_remove, report};
 
 fn main() {
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
@@ -40,7 +39,7 @@ fn main() {
 
         let published = docker_published(&backend).await;
         measure("docker run -p", None, published.1).await;
-        remove(&backend, &published.0).await;
+        plain_remove(backend.client().await.expect("engine"), &published.0).await;
 
         let service = ServiceSpec::container(
             ContainerSpec::new(BUSYBOX)
@@ -136,12 +135,7 @@ async fn docker_published(backend: &DockerBackend) -> (String, SocketAddr) {
         }),
         ..Default::default()
     };
-    let id = docker
-        .create_container(None, body)
-        .await
-        .expect("create")
-        .id;
-    docker.start_container(&id, None).await.expect("start");
+    let id = create_and_start(docker, body).await;
     let inspected = docker.inspect_container(&id, None).await.expect("inspect");
     let port: u16 = inspected
         .network_settings
@@ -172,16 +166,4 @@ async fn docker_published(backend: &DockerBackend) -> (String, SocketAddr) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     (id, address)
-}
-
-async fn remove(backend: &DockerBackend, id: &str) {
-    let docker = backend.client().await.expect("engine");
-    let options = RemoveContainerOptions {
-        force: true,
-        ..Default::default()
-    };
-    docker
-        .remove_container(id, Some(options))
-        .await
-        .expect("remove");
 }

@@ -88,12 +88,7 @@ pub async fn plain_start(
         }),
         ..Default::default()
     };
-    let id = docker
-        .create_container(None, body)
-        .await
-        .expect("create")
-        .id;
-    docker.start_container(&id, None).await.expect("start");
+    let id = create_and_start(docker, body).await;
     let inspected = docker.inspect_container(&id, None).await.expect("inspect");
     let ip = inspected
         .network_settings
@@ -105,6 +100,17 @@ pub async fn plain_start(
         .expect("an address on the network");
     wait_tcp(&ip, port).await;
     (id, ip)
+}
+
+/// Creates and starts a container with bollard; returns its id.
+pub async fn create_and_start(docker: &Docker, body: ContainerCreateBody) -> String {
+    let id = docker
+        .create_container(None, body)
+        .await
+        .expect("create")
+        .id;
+    docker.start_container(&id, None).await.expect("start");
+    id
 }
 
 /// Polls until `ip:port` accepts a connection: every 10 ms at first, backing off to 250 ms.
