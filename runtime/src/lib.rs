@@ -10,7 +10,8 @@
 //! - [`services`] starts, shares, health-checks and stops services;
 //! - [`backend`] is the only place that speaks to the engine;
 //! - [`session`] labels and tears down what one run made;
-//! - [`policy`] is `berth.toml`, validated once.
+//! - [`policy`] is `berth.toml`, validated once;
+//! - [`store`] keeps installed plugins by digest, and moves them to and from OCI registries.
 //!
 //! ```
 //! use berth::spec::{ContainerSpec, Op, ResolvedImages};
@@ -26,9 +27,11 @@ pub mod net;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;
+pub mod project;
 pub mod services;
 pub mod session;
 pub mod spec;
+pub mod store;
 pub mod wasm;
 
 use std::path::PathBuf;
@@ -51,4 +54,15 @@ pub fn cache_dir() -> PathBuf {
     dirs::cache_dir()
         .map(|dir| dir.join("berth"))
         .unwrap_or_else(|| PathBuf::from(".berth-cache"))
+}
+
+/// Where berth keeps installed plugins: `$BERTH_DATA_DIR`, else the user's
+/// data directory, else `./.berth-data`.
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("BERTH_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::data_dir()
+        .map(|dir| dir.join("berth"))
+        .unwrap_or_else(|| PathBuf::from(".berth-data"))
 }

@@ -5,9 +5,10 @@
 //! Every toolchain is installed when it is missing and reused when it is
 //! there: Debian packages with apt-get, componentize-py into a venv under
 //! target/tools, componentize-js with `npm ci` from plugins/greet-js's lock.
-//! The C plugin's bindings (wit-bindgen-c), its component (wit-component with
-//! the preview1 reactor adapter) and the check of every component
-//! (wasmparser) are libraries linked into xtask, so no Rust CLI is installed.
+//! The C plugin's bindings (wit-bindgen-c) and its component (wit-component
+//! with the preview1 reactor adapter) come from berth-componentize, and the
+//! check of every component from wasmparser: libraries linked into xtask, so
+//! no Rust CLI is installed.
 //! A component newer than its sources is not built again, and only a
 //! component built in this run is validated again.
 
@@ -17,8 +18,6 @@ use std::time::SystemTime;
 
 use anyhow::{Context, Result, bail};
 use wasmparser::{Validator, WasmFeatures};
-use wit_component::ComponentEncoder;
-use wit_parser::Resolve;
 
 use crate::{plugins, run};
 
@@ -167,8 +166,9 @@ fn javascript(build: &Build) -> Result<bool> {
     Ok(true)
 }
 
-/// wit-bindgen-c bindings, clang to a wasm32-wasi reactor module, and
-/// wit-component's encoder with the preview1 reactor adapter.
+/// wit-bindgen-c bindings, clang to a wasm32-wasi reactor module, and the
+/// component made with the preview1 reactor adapter (berth-componentize,
+/// which `berth build` uses for C plugins too).
 fn c(build: &Build) -> Result<bool> {
     ensure_debian(C_PACKAGES)?;
     if !build.stale("greet-c") {
@@ -177,7 +177,7 @@ fn c(build: &Build) -> Result<bool> {
     let work = build.path("target/lang/c");
     let generated = work.join("gen");
     // The bindings include greet_component_type.o, which carries the world into the module.
-    c_bindings(&build.path(WIT), &generated)?;
+    berth_componentize::c_bindings(&build.path(WIT), Some(WORLD), &generated)?;
     let module = work.join("greet.core.wasm");
     run(Command::new("clang")
         .args([
@@ -195,40 +195,11 @@ fn c(build: &Build) -> Result<bool> {
         .arg("-o")
         .arg(&module))?;
     let module = std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
-    let component = ComponentEncoder::default()
-        .module(&module)?
-        .adapter(
-            "wasi_snapshot_preview1",
-            wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
-        )?
-        // What `wasm-tools component new` does by default: names for the shim modules, and a check.
-        .debug_names(true)
-        .validate(true)
-        .encode()
+    let component = berth_componentize::componentize(&module)
         .context("making a component of greet.core.wasm")?;
     let output = build.output("greet-c");
     std::fs::write(&output, component).with_context(|| format!("writing {}", output.display()))?;
     Ok(true)
-}
-
-/// Writes what `wit-bindgen c --world WORLD --out-dir OUT WIT` writes:
-/// greet.c, greet.h and greet_component_type.o.
-fn c_bindings(wit: &Path, out: &Path) -> Result<()> {
-    let mut resolve = Resolve::default();
-    let (package, _) = resolve
-        .push_path(wit)
-        .with_context(|| format!("reading {}", wit.display()))?;
-    let world = resolve.select_world(&[package], Some(WORLD))?;
-    let mut files = wit_bindgen_core::Files::default();
-    wit_bindgen_c::Opts::default()
-        .build()
-        .generate(&mut resolve, world, &mut files)?;
-    std::fs::create_dir_all(out)?;
-    for (name, contents) in files.iter() {
-        let path = out.join(name);
-        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
 }
 
 /// Installs the Debian PACKAGES that are not installed (updating the lists first).

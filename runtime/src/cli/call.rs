@@ -1,4 +1,4 @@
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -20,8 +20,8 @@ pub struct CallArgs {
     #[arg(long)]
     json: bool,
 
-    /// The plugin's .wasm file.
-    plugin: PathBuf,
+    /// The plugin: a .wasm file, a project folder, or an installed NAME[@VERSION|@blake3:HEX].
+    plugin: String,
 
     /// The exported function to call.
     function: String,
@@ -41,7 +41,7 @@ impl CallArgs {
         let policy = Arc::new(Policy::load(config)?);
         let cache_dir = berth::cache_dir();
         let runtime = Runtime::new(&cache_dir)?;
-        let plugin = runtime.load(&self.plugin)?;
+        let plugin = super::plugin::load(&runtime, &self.plugin)?;
         plugin.signature(&self.function)?;
         let (function_args, then) = super::then::split(&self.args)?;
 

@@ -1,8 +1,11 @@
 //! Subcommands, one file each.
 
+mod build;
 mod call;
 mod functions;
 mod gc;
+mod new;
+mod plugin;
 mod then;
 
 use std::path::PathBuf;
@@ -34,6 +37,12 @@ enum Command {
     Functions(functions::FunctionsArgs),
     /// Remove what berth processes that are gone left behind (and, with --all, the exec cache).
     Gc(gc::GcArgs),
+    /// Create a plugin project: berth new --lang rust|python|js|c NAME
+    New(new::NewArgs),
+    /// Build the plugin project in DIR (default: here) with the command in its berth-plugin.toml.
+    Build(build::BuildArgs),
+    /// Manage installed plugins: install, list, inspect, remove, push.
+    Plugin(plugin::PluginArgs),
 }
 
 impl Cli {
@@ -43,6 +52,9 @@ impl Cli {
             Command::Call(args) => args.run(self.config.as_deref(), self.verbose).await,
             Command::Functions(args) => args.run(),
             Command::Gc(args) => args.run(self.config.as_deref()).await,
+            Command::New(args) => args.run(),
+            Command::Build(args) => args.run(),
+            Command::Plugin(args) => args.run().await,
         }
     }
 }

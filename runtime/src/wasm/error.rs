@@ -10,24 +10,24 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("{path} is not a WebAssembly file")]
-    NotWasm { path: PathBuf },
+    #[error("{plugin} is not a WebAssembly file")]
+    NotWasm { plugin: String },
 
     #[error(
-        "{path} is a core WebAssembly module, not a component; build for wasm32-wasip2 or wrap it with `wasm-tools component new`"
+        "{plugin} is a core WebAssembly module, not a component; build for wasm32-wasip2 or wrap it with `wasm-tools component new`"
     )]
-    CoreModule { path: PathBuf },
+    CoreModule { plugin: String },
 
-    #[error("{path} is not a valid WebAssembly component: {message}")]
-    InvalidComponent { path: PathBuf, message: String },
+    #[error("{plugin} is not a valid WebAssembly component: {message}")]
+    InvalidComponent { plugin: String, message: String },
 
     #[error(
-        "{path} imports `{import}`, which berth does not provide; a plugin may import only berth:core@0.1.0 and WASI 0.2"
+        "{plugin} imports `{import}`, which berth does not provide; a plugin may import only berth:core@0.1.0 and WASI 0.2"
     )]
-    ForeignImport { path: PathBuf, import: String },
+    ForeignImport { plugin: String, import: String },
 
-    #[error("{path} cannot be linked: {message}")]
-    Link { path: PathBuf, message: String },
+    #[error("{plugin} cannot be linked: {message}")]
+    Link { plugin: String, message: String },
 
     #[error("no function `{name}` in {plugin}; it exports: {}", list(available))]
     UnknownFunction {

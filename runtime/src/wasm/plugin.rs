@@ -1,4 +1,3 @@
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tracing::instrument;
@@ -18,9 +17,10 @@ const ALLOWED_IMPORT_PREFIXES: &[&str] = &["berth:core/", "wasi:"];
 
 /// A loaded, validated and linked plugin.
 pub struct Plugin {
-    path: PathBuf,
+    name: String,
     pre: InstancePre<CallState>,
     functions: Vec<FunctionSignature>,
+    imports: Vec<String>,
 }
 
 /// What a call produced, ready to show.
@@ -39,40 +39,48 @@ pub enum CallOutput {
 }
 
 impl Plugin {
-    pub(super) fn new(runtime: &Runtime, path: &Path, bytes: &[u8]) -> Result<Plugin, Error> {
-        let path = path.to_path_buf();
+    /// Validates, compiles (or loads from cache) and links `bytes`; `name`
+    /// (a path, or `NAME@VERSION` from the store) is what errors call it.
+    pub(super) fn new(runtime: &Runtime, name: &str, bytes: &[u8]) -> Result<Plugin, Error> {
+        let plugin = name.to_string();
         if !wasmparser::Parser::is_component(bytes) {
             return Err(if wasmparser::Parser::is_core_wasm(bytes) {
-                Error::CoreModule { path }
+                Error::CoreModule { plugin }
             } else {
-                Error::NotWasm { path }
+                Error::NotWasm { plugin }
             });
         }
         let (component, functions) = runtime
             .component_cache()
             .load(runtime.engine(), bytes)
             .map_err(|e| Error::InvalidComponent {
-                path: path.clone(),
+                plugin: plugin.clone(),
                 message: format!("{e:#}"),
             })?;
-        check_imports(&path, runtime, &component)?;
+        let imports = checked_imports(&plugin, runtime, &component)?;
         let pre = runtime
             .linker()
             .instantiate_pre(&component)
             .map_err(|e| Error::Link {
-                path: path.clone(),
+                plugin: plugin.clone(),
                 message: format!("{e:#}"),
             })?;
         Ok(Plugin {
-            path,
+            name: plugin,
             pre,
             functions,
+            imports,
         })
     }
 
-    /// The file the plugin was loaded from.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// What the plugin was loaded as: its path, or `NAME@VERSION`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The interfaces the component imports (berth:core and WASI only).
+    pub fn imports(&self) -> &[String] {
+        &self.imports
     }
 
     /// The exported functions with their WIT signatures.
@@ -87,13 +95,13 @@ impl Plugin {
             .find(|f| f.name == function)
             .ok_or_else(|| Error::UnknownFunction {
                 name: function.to_string(),
-                plugin: self.path.display().to_string(),
+                plugin: self.name.clone(),
                 available: self.functions.iter().map(|f| f.name.clone()).collect(),
             })
     }
 
     /// Calls `function` with `--name value` arguments, within the policy's deadline.
-    #[instrument(skip(self, host, args), fields(plugin = %self.path.display()), err(level = "debug"))]
+    #[instrument(skip(self, host, args), fields(plugin = %self.name), err(level = "debug"))]
     pub async fn call(
         &self,
         host: Arc<HostContext>,
@@ -145,8 +153,14 @@ impl Plugin {
     }
 }
 
-fn check_imports(path: &Path, runtime: &Runtime, component: &Component) -> Result<(), Error> {
+/// The component's imports, refused unless each is one berth provides.
+fn checked_imports(
+    plugin: &str,
+    runtime: &Runtime,
+    component: &Component,
+) -> Result<Vec<String>, Error> {
     let ty = component.component_type();
+    let mut imports = Vec::new();
     for (name, import) in ty.imports(runtime.engine()) {
         // A world-level `use` imports a type under a bare name; it names a type
         // of an allowed interface and brings no capability of its own.
@@ -158,10 +172,11 @@ fn check_imports(path: &Path, runtime: &Runtime, component: &Component) -> Resul
         }
         if !ALLOWED_IMPORT_PREFIXES.iter().any(|p| name.starts_with(p)) {
             return Err(Error::ForeignImport {
-                path: path.to_path_buf(),
+                plugin: plugin.to_string(),
                 import: name.to_string(),
             });
         }
+        imports.push(name.to_string());
     }
-    Ok(())
+    Ok(imports)
 }

@@ -54,7 +54,13 @@ impl Runtime {
             path: path.to_path_buf(),
             source,
         })?;
-        Plugin::new(self, path, &bytes)
+        Plugin::new(self, &path.display().to_string(), &bytes)
+    }
+
+    /// Validates, compiles (or loads from cache) and links a plugin's bytes;
+    /// `name` is what errors call it.
+    pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Plugin, Error> {
+        Plugin::new(self, name, bytes)
     }
 
     pub(super) fn linker(&self) -> &Linker<CallState> {
