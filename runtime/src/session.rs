@@ -1,8 +1,10 @@
 //! One run of berth: the labels its objects carry and the teardown that removes them.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::backend::{self, ContainerBackend, Labels};
+use crate::policy::Limits;
 
 /// One run of berth against an engine.
 ///
@@ -12,6 +14,43 @@ pub struct Session {
     id: String,
     pid: u32,
     backend: Arc<dyn ContainerBackend>,
+    containers: Budget,
+    services: Budget,
+}
+
+/// The kinds of container a session starts, as its budgets count them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContainerKind {
+    /// An exec step.
+    Step,
+    /// A container that only reads a file out of a filesystem.
+    Copy,
+    /// A service.
+    Service,
+}
+
+/// How many containers of a kind a session may still start.
+struct Budget {
+    cap: u32,
+    used: AtomicU32,
+}
+
+impl Budget {
+    fn new(cap: u32) -> Budget {
+        Budget {
+            cap,
+            used: AtomicU32::new(0),
+        }
+    }
+}
+
+/// A session's cap on containers was reached.
+#[derive(Debug, thiserror::Error)]
+#[error("this call may start at most {cap} {what} ([limits] {key} in berth.toml)")]
+pub struct BudgetExceeded {
+    cap: u32,
+    what: &'static str,
+    key: &'static str,
 }
 
 impl Session {
@@ -27,11 +66,42 @@ impl Session {
 
     /// A session with the given id.
     pub fn with_id(backend: Arc<dyn ContainerBackend>, id: String) -> Session {
+        // Uncapped until `with_limits`; a call's policy sets the caps.
         Session {
             id,
             pid: std::process::id(),
             backend,
+            containers: Budget::new(u32::MAX),
+            services: Budget::new(u32::MAX),
         }
+    }
+
+    /// The session, held to the caps on containers and services in `limits`.
+    pub fn with_limits(mut self, limits: &Limits) -> Session {
+        self.containers = Budget::new(limits.containers);
+        self.services = Budget::new(limits.services);
+        self
+    }
+
+    /// Counts a container about to start, or refuses it when the session's
+    /// cap for its kind is reached.
+    pub fn admit(&self, kind: ContainerKind) -> Result<(), BudgetExceeded> {
+        let (budget, what, key) = match kind {
+            ContainerKind::Step | ContainerKind::Copy => {
+                (&self.containers, "containers", "containers")
+            }
+            ContainerKind::Service => (&self.services, "services", "services"),
+        };
+        let admitted = budget
+            .used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                (used < budget.cap).then_some(used + 1)
+            });
+        admitted.map(|_| ()).map_err(|_| BudgetExceeded {
+            cap: budget.cap,
+            what,
+            key,
+        })
     }
 
     /// The session id, as written in the `berth.session` label.

@@ -44,9 +44,14 @@ impl CallArgs {
         let plugin = super::plugin::load(&runtime, &self.plugin)?;
         plugin.signature(&self.function)?;
         let (function_args, then) = super::then::split(&self.args)?;
+        if let Some(then) = &then {
+            then.check_allowed(&policy)?;
+        }
 
-        let backend = DockerBackend::new().with_request_timeout(policy.engine.timeout);
-        let session = Arc::new(Session::new(Arc::new(backend)));
+        let backend = DockerBackend::new()
+            .with_request_timeout(policy.engine.timeout)
+            .with_container_limits(policy.containers.clone());
+        let session = Arc::new(Session::new(Arc::new(backend)).with_limits(&policy.limits));
         let evaluator = Evaluator::new(
             session.clone(),
             policy.images.clone(),

@@ -95,6 +95,14 @@ fn parse_mapping(text: &str) -> Result<PortMapping, String> {
 }
 
 impl Then {
+    /// Refuses a verb berth.toml does not allow, before the function runs.
+    pub fn check_allowed(&self, policy: &berth::policy::Policy) -> Result<()> {
+        if matches!(self, Then::Up(_)) && !policy.host.up {
+            bail!("`up` is not allowed: berth.toml sets [host] up = false");
+        }
+        Ok(())
+    }
+
     /// Applies the verb to a returned service.
     pub async fn run(&self, services: &Arc<ServiceManager>, service: &ServiceSpec) -> Result<()> {
         match self {

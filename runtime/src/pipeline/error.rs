@@ -23,6 +23,14 @@ pub enum Error {
     #[error("{0}")]
     InvalidArgument(String),
 
+    /// The policy in berth.toml refuses the request.
+    #[error("{0}")]
+    NotAllowed(String),
+
+    /// A per-call cap in berth.toml was reached.
+    #[error("{0}")]
+    LimitExceeded(String),
+
     /// A service exited (before it was healthy, or while a client used it).
     #[error("service {service} exited with code {exit_code}{}", log_suffix(logs))]
     ServiceExited {

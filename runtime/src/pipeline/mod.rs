@@ -19,7 +19,7 @@ use crate::backend::{
     StepRun,
 };
 use crate::policy::ImagePolicy;
-use crate::session::Session;
+use crate::session::{ContainerKind, Session};
 use crate::spec::{ContainerSpec, Digest, ResolvedImages, Stage, absolute_path};
 
 pub use binder::{BoundServices, ServiceBinder};
@@ -135,6 +135,9 @@ impl Evaluator {
         if let Some(id) = lock(&self.resolved).get(address) {
             return Ok(id.clone());
         }
+        self.images
+            .check_allowed(address)
+            .map_err(Error::NotAllowed)?;
         let reference = self.images.rewrite(address);
         let id = self
             .backend()
@@ -231,6 +234,10 @@ impl Evaluator {
         let evaluation = self.evaluate(spec, binder, Want::Filesystem).await?;
         evaluation.check()?;
         let absolute = absolute_path(evaluation.tail.config.workdir.as_deref(), path);
+        // Reading a file takes a container of its own.
+        self.session
+            .admit(ContainerKind::Copy)
+            .map_err(|e| Error::LimitExceeded(e.to_string()))?;
         let labels = self.session.labels();
         Ok(self
             .backend()
@@ -270,6 +277,9 @@ impl Evaluator {
             return Ok(output.clone());
         }
         let bound = binder.bind(&stage.config.service_bindings).await?;
+        self.session
+            .admit(ContainerKind::Step)
+            .map_err(|e| Error::LimitExceeded(e.to_string()))?;
         let task = self.progress.begin(&format!("exec {}", args.join(" ")));
         let labels = self.session.labels().with(LABEL_DIGEST, &key.to_hex());
         let network = bound.network.as_deref().map(|network| ServiceNetwork {

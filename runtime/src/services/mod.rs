@@ -20,6 +20,7 @@ use crate::backend::{ContainerBackend, LABEL_DIGEST, Labels, ServiceNetwork, Ser
 use crate::net::Tunnel;
 use crate::pipeline::{BoundServices, Error, Evaluation, Evaluator, ServiceBinder, Want};
 use crate::policy::ServiceDefaults;
+use crate::session::ContainerKind;
 use crate::spec::{ContainerSpec, Digest, PortForward, Probe, ServiceSpec, service_hostname};
 
 pub use plan::{ServicePlan, plan};
@@ -294,6 +295,10 @@ impl ServiceManager {
             .session()
             .labels()
             .with(LABEL_DIGEST, &digest.to_hex());
+        self.evaluator
+            .session()
+            .admit(ContainerKind::Service)
+            .map_err(|e| Error::LimitExceeded(e.to_string()))?;
         let task = self
             .evaluator
             .progress()

@@ -67,8 +67,19 @@ pub enum Error {
     #[error("`{function}` trapped: {message}")]
     Trap { function: String, message: String },
 
-    #[error("`{function}` did not finish within {seconds}s (limits.timeout)")]
-    Timeout { function: String, seconds: u64 },
+    #[error("`{function}` did not finish within {seconds}s ([limits] timeout in berth.toml)")]
+    Timeout { function: String, seconds: f64 },
+
+    #[error(
+        "`{function}` tried to grow its memory past {} MiB ([limits] memory in berth.toml)",
+        limit >> 20
+    )]
+    MemoryLimit { function: String, limit: u64 },
+
+    #[error(
+        "`{function}` held more than {limit} resource handles at once ([limits] resources in berth.toml)"
+    )]
+    ResourceLimit { function: String, limit: u32 },
 
     #[error("setting up the wasm engine: {0}")]
     Engine(String),

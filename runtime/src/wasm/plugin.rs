@@ -3,7 +3,7 @@ use std::sync::Arc;
 use tracing::instrument;
 use wasmtime::Store;
 use wasmtime::component::types::ComponentItem;
-use wasmtime::component::{Component, InstancePre, Val};
+use wasmtime::component::{Component, InstancePre, ResourceTableError, Val};
 
 use super::Error;
 use super::runtime::Runtime;
@@ -111,13 +111,11 @@ impl Plugin {
     ) -> Result<CallOutput, Error> {
         self.signature(function)?;
         let timeout = host.policy.limits.timeout;
+        let resources = host.policy.limits.resources;
         let mut store = Store::new(self.pre.engine(), CallState::new(host, function));
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_async_yield_and_update(1);
-        let trap = |e: wasmtime::Error| Error::Trap {
-            function: function.to_string(),
-            message: format!("{e:#}"),
-        };
+        let trap = |e: wasmtime::Error| trapped(function, &e, resources);
         let call = async {
             let instance = self.pre.instantiate_async(&mut store).await.map_err(trap)?;
             let func = instance
@@ -143,13 +141,39 @@ impl Plugin {
                 _ => Ok(CallOutput::Nothing),
             }
         };
-        match tokio::time::timeout(timeout, call).await {
+        let outcome = tokio::time::timeout(timeout, call).await;
+        let limits = &store.data().host.policy.limits;
+        match outcome {
+            Ok(Err(Error::Trap { .. })) if store.data().limits.memory_refused() => {
+                Err(Error::MemoryLimit {
+                    function: function.to_string(),
+                    limit: limits.memory,
+                })
+            }
             Ok(output) => output,
             Err(_) => Err(Error::Timeout {
                 function: function.to_string(),
-                seconds: timeout.as_secs(),
+                seconds: timeout.as_secs_f64(),
             }),
         }
+    }
+}
+
+/// A trap as one line, its cause; the wasm backtrace goes to the debug log (`-v`).
+fn trapped(function: &str, error: &wasmtime::Error, resources: u32) -> Error {
+    tracing::debug!(function, "trap: {error:?}");
+    let table_full = error
+        .chain()
+        .any(|cause| matches!(cause.downcast_ref(), Some(ResourceTableError::Full)));
+    if table_full {
+        return Error::ResourceLimit {
+            function: function.to_string(),
+            limit: resources,
+        };
+    }
+    Error::Trap {
+        function: function.to_string(),
+        message: error.root_cause().to_string(),
     }
 }
 

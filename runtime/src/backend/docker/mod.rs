@@ -21,6 +21,7 @@ use super::{
     ContainerBackend, ContainerState, Error, ImageId, KeptImage, Labels, NetworkInfo, ProgressSink,
     ServiceContainer, ServiceRun, StepOutput, StepRun,
 };
+use crate::policy::ContainerLimits;
 use crate::spec::NewFile;
 
 /// How long berth waits for an engine to answer its first request.
@@ -39,6 +40,8 @@ pub struct DockerBackend {
     client: OnceCell<Docker>,
     endpoint: String,
     request_timeout: Duration,
+    /// What every container is held to.
+    container_limits: ContainerLimits,
     /// Orphans removed when this client connected.
     reaped_on_connect: std::sync::Mutex<Reaped>,
 }
@@ -61,6 +64,7 @@ impl DockerBackend {
             client: OnceCell::new(),
             endpoint,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            container_limits: ContainerLimits::default(),
             reaped_on_connect: std::sync::Mutex::new(Reaped::default()),
         }
     }
@@ -68,6 +72,12 @@ impl DockerBackend {
     /// Gives every short request `timeout` to answer (`[engine] timeout` in berth.toml).
     pub fn with_request_timeout(mut self, timeout: Duration) -> DockerBackend {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Holds every container it creates to `limits` (`[containers]` in berth.toml).
+    pub fn with_container_limits(mut self, limits: ContainerLimits) -> DockerBackend {
+        self.container_limits = limits;
         self
     }
 

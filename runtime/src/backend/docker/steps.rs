@@ -146,7 +146,7 @@ impl DockerBackend {
         } = create;
         // Services and their clients find each other through host entries
         // (binding alias and hostname to address), not the network's DNS.
-        let host_config = create.network.map(|network| HostConfig {
+        let network = create.network.map(|network| HostConfig {
             network_mode: Some(network.network.to_string()),
             extra_hosts: Some(
                 network
@@ -157,6 +157,7 @@ impl DockerBackend {
             ),
             ..Default::default()
         });
+        let host_config = Some(self.sandboxed(network.unwrap_or_default()));
         let body = ContainerCreateBody {
             image: Some(image.0.clone()),
             cmd: create.args.clone(),
@@ -180,6 +181,24 @@ impl DockerBackend {
             })
             .await?;
         Ok(created.id)
+    }
+
+    /// Every container berth creates is held to the policy's limits and is
+    /// never privileged: no host mounts, no devices, no added capabilities,
+    /// and no gaining privileges through setuid binaries.
+    fn sandboxed(&self, host_config: HostConfig) -> HostConfig {
+        let limits = &self.container_limits;
+        let memory = i64::try_from(limits.memory).unwrap_or(i64::MAX);
+        HostConfig {
+            memory: Some(memory),
+            // Swap included: the container cannot page past its limit.
+            memory_swap: Some(memory),
+            nano_cpus: Some((limits.cpus * 1e9) as i64),
+            pids_limit: Some(i64::from(limits.pids)),
+            privileged: Some(false),
+            security_opt: Some(vec!["no-new-privileges".to_string()]),
+            ..host_config
+        }
     }
 
     pub(super) async fn upload(&self, id: &str, files: &[NewFile]) -> Result<(), Error> {

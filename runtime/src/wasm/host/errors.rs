@@ -65,6 +65,8 @@ impl From<&pipeline::Error> for Error {
             | pipeline::Error::ServiceNotRunning(_) => {
                 Error::new(ErrorKind::InvalidArgument, message)
             }
+            pipeline::Error::NotAllowed(_) => Error::new(ErrorKind::NotAllowed, message),
+            pipeline::Error::LimitExceeded(_) => Error::new(ErrorKind::LimitExceeded, message),
             pipeline::Error::Backend(backend) => Error::new(backend_kind(backend), message),
             pipeline::Error::Cache { .. } => Error::new(ErrorKind::Backend, message),
         }

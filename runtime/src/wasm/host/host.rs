@@ -17,10 +17,14 @@ impl Host for CallState {
         ports: Vec<PortForward>,
         host: Option<String>,
     ) -> wasmtime::Result<Result<Resource<HostService>, Error>> {
-        let service = match host_service(host.as_deref().unwrap_or("localhost"), &ports) {
+        let host = host.as_deref().unwrap_or("localhost");
+        let service = match host_service(host, &ports) {
             Ok(service) => service,
             Err(message) => return Ok(Err(Error::new(ErrorKind::InvalidArgument, message))),
         };
+        if let Err(message) = self.host.policy.host.check_service(host) {
+            return Ok(Err(Error::new(ErrorKind::NotAllowed, message)));
+        }
         Ok(Ok(self.table.push(service)?))
     }
 
