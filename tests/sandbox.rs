@@ -252,3 +252,158 @@ fn containers_run_unprivileged_within_the_container_limits() {
         session.id.as_str()
     );
 }
+
+/// A granted root (with a file, a folder, and a link that stays inside),
+/// a secret beside it, and a config granting only the root.
+struct HostFiles {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl HostFiles {
+    fn new() -> HostFiles {
+        let dir = tempfile::tempdir_in(common::root().join("target")).expect("a scratch folder");
+        let root = dir.path().join("granted");
+        std::fs::create_dir_all(root.join("site")).unwrap();
+        std::fs::write(root.join("site/index.html"), "hello from the host\n").unwrap();
+        std::os::unix::fs::symlink("index.html", root.join("site/home.html")).unwrap();
+        std::fs::write(dir.path().join("secret.txt"), "secret\n").unwrap();
+        std::os::unix::fs::symlink("../secret.txt", root.join("leak")).unwrap();
+        std::fs::create_dir(root.join("links")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("links/passwd")).unwrap();
+        let config = dir.path().join("berth.toml");
+        // The root is relative to the config file.
+        std::fs::write(&config, format!("{STRICT}directories = [\"granted\"]\n")).unwrap();
+        HostFiles { dir, config }
+    }
+
+    fn path(&self, relative: &str) -> String {
+        format!(
+            "{}/{relative}",
+            self.dir.path().canonicalize().unwrap().display()
+        )
+    }
+
+    fn call(
+        &self,
+        session: &TestSession,
+        plugin_name: &str,
+        function: &str,
+        args: &[&str],
+    ) -> Output {
+        session
+            .berth()
+            .arg("--config")
+            .arg(&self.config)
+            .args(["call", plugin(plugin_name).to_str().unwrap(), function])
+            .args(args)
+            .output()
+            .expect("berth runs")
+    }
+}
+
+#[test]
+fn a_granted_host_directory_is_copied_into_a_container_and_its_contents_name_it() {
+    let session = TestSession::new("sandbox-directory");
+    let files = HostFiles::new();
+    let site = files.path("granted/site");
+    let entries = files.call(
+        &session,
+        "hostile",
+        "open-host-directory",
+        &["--path", &site],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&entries.stdout),
+        "[\"home.html\", \"index.html\"]\n",
+        "{}",
+        common::stderr(&entries)
+    );
+
+    let first = files.call(
+        &session,
+        "pipelines",
+        "host-directory",
+        &["--dir", &site, "--file", "home.html"],
+    );
+    let first = String::from_utf8(first.stdout).unwrap();
+    let (digest, contents) = first.split_once('\n').expect("digest, then contents");
+    assert_eq!(contents, "hello from the host\n");
+    let again = files.call(
+        &session,
+        "pipelines",
+        "host-directory",
+        &["--dir", &site, "--file", "home.html"],
+    );
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with(digest));
+
+    // The same path with other contents is another container.
+    std::fs::write(
+        files.dir.path().join("granted/site/index.html"),
+        "changed\n",
+    )
+    .unwrap();
+    let changed = files.call(
+        &session,
+        "pipelines",
+        "host-directory",
+        &["--dir", &site, "--file", "home.html"],
+    );
+    let changed = String::from_utf8(changed.stdout).unwrap();
+    assert_eq!(changed.split_once('\n').map(|(_, c)| c), Some("changed\n"));
+    assert!(
+        !changed.starts_with(digest),
+        "the digest covers the directory's contents"
+    );
+}
+
+#[test]
+fn host_directories_cannot_be_escaped_by_dot_dot_links_or_other_paths() {
+    let session = TestSession::new("sandbox-escape");
+    let files = HostFiles::new();
+    let open = |path: &str| {
+        files.call(
+            &session,
+            "hostile",
+            "open-host-directory",
+            &["--path", path],
+        )
+    };
+    let up = files.path("granted/site/../..");
+    assert_clear_failure(&open(&up), "leads outside the granted root");
+    assert_clear_failure(
+        &open(&files.path("granted/leak")),
+        "leads outside the granted root",
+    );
+    assert_clear_failure(
+        &open(&files.path("granted/links")),
+        "leads outside the granted root",
+    );
+    assert_clear_failure(
+        &open(&files.path("granted")),
+        "leads outside the granted root",
+    );
+    assert_clear_failure(
+        &open(&files.path("")),
+        "is not under a root granted in berth.toml (granted: ",
+    );
+    assert_clear_failure(
+        &open("/etc"),
+        "not-allowed: host directory `/etc` is not under a root granted",
+    );
+    assert_eq!(session.containers_created(), 0);
+}
+
+#[test]
+fn a_call_that_times_out_while_containers_run_leaves_nothing() {
+    let session = TestSession::new("sandbox-timeout");
+    let output = strict_call(
+        &session,
+        "service-probes",
+        "long-client",
+        &["--tag", &nonce(), "--seconds", "120"],
+    );
+    assert_clear_failure(&output, "`long-client` did not finish within 3s ([limits] timeout in berth.toml)");
+    assert_eq!(session.created_of_kind("service"), 1);
+    assert_eq!(session.created_of_kind("step"), 1);
+}

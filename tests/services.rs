@@ -297,7 +297,7 @@ fn clients_waiting_on_a_crashing_service_share_its_failure() {
     );
     assert_eq!(
         out,
-        format!("[{}]\n", vec!["\"ErrorKind::ServiceExited\""; 8].join(", "))
+        format!("[{}]\n", ["\"ErrorKind::ServiceExited\""; 8].join(", "))
     );
     assert_eq!(
         session.created_of_kind("service"),

@@ -47,7 +47,11 @@ async fn fetch(plugin: &Plugin, host: &Arc<HostContext>, tag: &str, n: u32) {
 #[test]
 fn five_hundred_sequential_and_two_hundred_concurrent_calls() {
     let guard = TestSession::uncached("soak");
-    let policy = Arc::new(Policy::load(Some(&root().join("berth.toml"))).expect("berth.toml"));
+    let mut policy = Policy::load(Some(&root().join("berth.toml"))).expect("berth.toml");
+    // 200 calls at once queue on the engine (five or six containers a second)
+    // for longer than the default deadline; this test is about memory, not deadlines.
+    policy.limits.timeout = std::time::Duration::from_secs(600);
+    let policy = Arc::new(policy);
     let cache = tempfile::tempdir().unwrap();
     let backend = Arc::new(DockerBackend::new());
     let session = Arc::new(Session::with_id(backend, guard.id.clone()));

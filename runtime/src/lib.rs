@@ -23,6 +23,7 @@
 //! ```
 
 pub mod backend;
+pub mod host_directory;
 pub mod net;
 pub mod pipeline;
 pub mod policy;

@@ -111,6 +111,14 @@ impl Guest for Pipelines {
         ]
     }
 
+    fn host_directory(dir: String, file: String) -> Result<String, Error> {
+        let directory = berth::core::host::directory(&dir)?;
+        let container = busybox()
+            .with_directory("/data", &directory)
+            .with_exec(&["cat".to_string(), format!("/data/{file}")]);
+        Ok(format!("{}\n{}", container.digest()?, container.stdout()?))
+    }
+
     fn digest_of(args: Vec<String>) -> Result<String, Error> {
         busybox().with_exec(&args).digest()
     }

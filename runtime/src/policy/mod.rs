@@ -26,6 +26,7 @@
 //!
 //! [host]
 //! services = ["localhost", "127.0.0.1", "::1"]   # hosts `host.service` may reach (globs)
+//! directories = []         # roots `host.directory` may read below (relative to this file)
 //! up = true                # whether `up` may publish services on host ports
 //!
 //! [services]
@@ -173,6 +174,8 @@ impl Default for ContainerLimits {
 pub struct HostAccess {
     /// Glob patterns of the host names and addresses `host.service` may reach.
     services: Vec<glob::Pattern>,
+    /// Canonical roots `host.directory` may read below.
+    pub directories: Vec<PathBuf>,
     /// Whether `up` may publish a service on the host's ports.
     pub up: bool,
 }
@@ -191,6 +194,7 @@ impl HostAccess {
                 .iter()
                 .map(|p| glob::Pattern::new(p))
                 .collect::<Result<_, _>>()?,
+            directories: Vec::new(),
             up,
         })
     }
@@ -310,6 +314,8 @@ struct ContainersSection {
 #[serde(deny_unknown_fields)]
 struct HostSection {
     services: Option<Vec<String>>,
+    #[serde(default)]
+    directories: Vec<PathBuf>,
     up: Option<bool>,
 }
 
@@ -370,6 +376,23 @@ impl ConfigFile {
                 up: self.host.up.unwrap_or(host.up),
                 ..host
             },
+        };
+        // Roots are written relative to the config file, and kept canonical:
+        // a root that is itself a link is resolved once, by the operator's word.
+        let base = path.parent().unwrap_or(Path::new("."));
+        let directories = self
+            .host
+            .directories
+            .iter()
+            .map(|root| {
+                base.join(root)
+                    .canonicalize()
+                    .map_err(|e| invalid("host.directories", format!("{}: {e}", root.display())))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let host = HostAccess {
+            directories,
+            ..host
         };
         let images = ImagePolicy::new(self.images.allow, self.images.rewrite)
             .map_err(|(key, message)| invalid(&format!("images.{key}"), message))?;
@@ -454,6 +477,10 @@ mod tests {
             ("[containers]\ncpus = 0.0\n", "containers.cpus"),
             ("[host]\nservices = [\"[\"]\n", "host.services"),
             ("[images]\nallow = [\"[\"]\n", "images.allow"),
+            (
+                "[host]\ndirectories = [\"/no/such/root\"]\n",
+                "host.directories",
+            ),
         ] {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text}: {err}");

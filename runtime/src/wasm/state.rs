@@ -21,10 +21,7 @@ pub type ContainerHandle = ContainerSpec;
 pub type ServiceHandle = ServiceSpec;
 
 /// The host side of a guest's `directory` resource: a snapshot of host files.
-///
-/// No policy grants host directories yet, so `host.directory` refuses every
-/// path and no value of this type is ever made.
-pub enum DirectoryHandle {}
+pub type DirectoryHandle = crate::host_directory::DirectorySnapshot;
 
 /// Everything the host functions of one call can reach.
 pub struct HostContext {

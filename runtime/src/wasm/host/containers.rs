@@ -123,13 +123,25 @@ impl HostContainer for CallState {
         self.derive(&this, Op::HealthCheck { probes, timeout_ms })
     }
 
+    /// Each file of the snapshot becomes a new file under `path`, so the
+    /// directory's contents enter the pipeline's digest.
     async fn with_directory(
         &mut self,
-        _this: Resource<Container>,
-        _path: String,
+        this: Resource<Container>,
+        path: String,
         dir: Resource<Directory>,
     ) -> wasmtime::Result<Resource<Container>> {
-        match *self.table.get(&dir)? {}
+        let snapshot = self.table.get(&dir)?;
+        let base = path.trim_end_matches('/');
+        let mut spec = self.container_spec(&this)?;
+        for file in &snapshot.files {
+            spec = spec.with(Op::NewFile(NewFile {
+                path: format!("{base}/{}", file.relative),
+                contents: file.contents.clone(),
+                permissions: file.permissions,
+            }));
+        }
+        Ok(self.table.push(spec)?)
     }
 
     async fn as_service(

@@ -3,6 +3,7 @@
 use tracing::instrument;
 use wasmtime::component::Resource;
 
+use crate::host_directory;
 use crate::spec::ServiceSpec;
 use crate::wasm::bindings::berth::core::host::{
     Error, Host, HostDirectory, HostService, PortForward,
@@ -33,12 +34,21 @@ impl Host for CallState {
         &mut self,
         path: String,
     ) -> wasmtime::Result<Result<Resource<HostDirectory>, Error>> {
-        Ok(Err(Error::new(
-            ErrorKind::NotAllowed,
-            format!(
-                "host directory `{path}` is not under a root granted in berth.toml (none are granted)"
-            ),
-        )))
+        let roots = self.host.policy.host.directories.clone();
+        let read =
+            tokio::task::spawn_blocking(move || host_directory::snapshot(&roots, &path)).await?;
+        match read {
+            Ok(snapshot) => Ok(Ok(self.table.push(snapshot)?)),
+            Err(e) => {
+                let kind = match e {
+                    host_directory::Error::NotGranted { .. }
+                    | host_directory::Error::Escapes { .. } => ErrorKind::NotAllowed,
+                    host_directory::Error::TooLarge { .. } => ErrorKind::LimitExceeded,
+                    _ => ErrorKind::InvalidArgument,
+                };
+                Ok(Err(Error::new(kind, e.to_string())))
+            }
+        }
     }
 }
 

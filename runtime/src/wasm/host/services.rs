@@ -119,11 +119,16 @@ impl HostDirectory for CallState {
         &mut self,
         this: Resource<Directory>,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
-        match *self.table.get(&this)? {}
+        let snapshot = self.table.get(&this)?;
+        Ok(Ok(snapshot
+            .files
+            .iter()
+            .map(|f| f.relative.clone())
+            .collect()))
     }
 
     async fn digest(&mut self, this: Resource<Directory>) -> wasmtime::Result<String> {
-        match *self.table.get(&this)? {}
+        Ok(self.table.get(&this)?.digest.clone())
     }
 
     async fn drop(&mut self, this: Resource<Directory>) -> wasmtime::Result<()> {
