@@ -403,7 +403,10 @@ fn a_call_that_times_out_while_containers_run_leaves_nothing() {
         "long-client",
         &["--tag", &nonce(), "--seconds", "120"],
     );
-    assert_clear_failure(&output, "`long-client` did not finish within 3s ([limits] timeout in berth.toml)");
+    assert_clear_failure(
+        &output,
+        "`long-client` did not finish within 3s ([limits] timeout in berth.toml)",
+    );
     assert_eq!(session.created_of_kind("service"), 1);
     assert_eq!(session.created_of_kind("step"), 1);
 }

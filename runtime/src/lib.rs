@@ -23,12 +23,14 @@
 //! ```
 
 pub mod backend;
+pub mod budget;
 pub mod host_directory;
 pub mod net;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;
 pub mod project;
+pub mod server;
 pub mod services;
 pub mod session;
 pub mod spec;

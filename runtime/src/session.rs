@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::backend::{self, ContainerBackend, Labels};
-use crate::policy::Limits;
 
 /// One run of berth against an engine.
 ///
@@ -14,94 +13,74 @@ pub struct Session {
     id: String,
     pid: u32,
     backend: Arc<dyn ContainerBackend>,
-    containers: Budget,
-    services: Budget,
+    /// How many of its containers may run at once (a tenant's quota), if capped.
+    live: Option<Arc<LiveCount>>,
 }
 
-/// The kinds of container a session starts, as its budgets count them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ContainerKind {
-    /// An exec step.
-    Step,
-    /// A container that only reads a file out of a filesystem.
-    Copy,
-    /// A service.
-    Service,
-}
-
-/// How many containers of a kind a session may still start.
-struct Budget {
+struct LiveCount {
     cap: u32,
-    used: AtomicU32,
+    running: AtomicU32,
 }
 
-impl Budget {
-    fn new(cap: u32) -> Budget {
-        Budget {
-            cap,
-            used: AtomicU32::new(0),
+/// One running container of a capped session; dropping it frees its place.
+pub struct LivePermit(Option<Arc<LiveCount>>);
+
+impl Drop for LivePermit {
+    fn drop(&mut self) {
+        if let Some(count) = &self.0 {
+            count.running.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
 
-/// A session's cap on containers was reached.
+/// A session's cap on containers running at once was reached.
 #[derive(Debug, thiserror::Error)]
-#[error("this call may start at most {cap} {what} ([limits] {key} in berth.toml)")]
-pub struct BudgetExceeded {
+#[error(
+    "{cap} containers are running at once already, the tenant's quota ([tenant.quota] containers)"
+)]
+pub struct LiveCapReached {
     cap: u32,
-    what: &'static str,
-    key: &'static str,
 }
 
 impl Session {
     /// A session with a fresh random id, or the id in `BERTH_SESSION` when set
     /// (tests use it to find what a berth process made).
     pub fn new(backend: Arc<dyn ContainerBackend>) -> Session {
-        let id = std::env::var("BERTH_SESSION")
-            .ok()
-            .filter(|id| !id.is_empty())
-            .unwrap_or_else(random_id);
-        Session::with_id(backend, id)
+        Session::with_id(backend, new_id())
     }
 
     /// A session with the given id.
     pub fn with_id(backend: Arc<dyn ContainerBackend>, id: String) -> Session {
-        // Uncapped until `with_limits`; a call's policy sets the caps.
         Session {
             id,
             pid: std::process::id(),
             backend,
-            containers: Budget::new(u32::MAX),
-            services: Budget::new(u32::MAX),
+            live: None,
         }
     }
 
-    /// The session, held to the caps on containers and services in `limits`.
-    pub fn with_limits(mut self, limits: &Limits) -> Session {
-        self.containers = Budget::new(limits.containers);
-        self.services = Budget::new(limits.services);
+    /// The session, allowing at most `cap` of its containers to run at once.
+    pub fn with_live_cap(mut self, cap: u32) -> Session {
+        self.live = Some(Arc::new(LiveCount {
+            cap,
+            running: AtomicU32::new(0),
+        }));
         self
     }
 
-    /// Counts a container about to start, or refuses it when the session's
-    /// cap for its kind is reached.
-    pub fn admit(&self, kind: ContainerKind) -> Result<(), BudgetExceeded> {
-        let (budget, what, key) = match kind {
-            ContainerKind::Step | ContainerKind::Copy => {
-                (&self.containers, "containers", "containers")
-            }
-            ContainerKind::Service => (&self.services, "services", "services"),
+    /// A place for one more running container, held until the permit drops,
+    /// or a refusal when the session's cap is reached.
+    pub fn hold(&self) -> Result<LivePermit, LiveCapReached> {
+        let Some(count) = &self.live else {
+            return Ok(LivePermit(None));
         };
-        let admitted = budget
-            .used
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
-                (used < budget.cap).then_some(used + 1)
-            });
-        admitted.map(|_| ()).map_err(|_| BudgetExceeded {
-            cap: budget.cap,
-            what,
-            key,
-        })
+        count
+            .running
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |running| {
+                (running < count.cap).then_some(running + 1)
+            })
+            .map(|_| LivePermit(Some(count.clone())))
+            .map_err(|_| LiveCapReached { cap: count.cap })
     }
 
     /// The session id, as written in the `berth.session` label.
@@ -123,6 +102,14 @@ impl Session {
     pub async fn end(&self) -> Result<(), backend::Error> {
         self.backend.remove_session(&self.id).await
     }
+}
+
+/// A fresh random session id, or the id in `BERTH_SESSION` when set.
+pub fn new_id() -> String {
+    std::env::var("BERTH_SESSION")
+        .ok()
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(random_id)
 }
 
 fn random_id() -> String {

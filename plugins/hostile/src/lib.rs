@@ -97,6 +97,12 @@ impl Guest for Hostile {
         host::directory(&path)?.entries()
     }
 
+    fn fetch_url(url: String) -> Result<String, Error> {
+        // busybox's own `wget -T` crashes (exit 139), so `timeout` bounds it;
+        // under a shell, since a signal to pid 1 without a handler is ignored.
+        busybox_step(&["sh", "-c", "timeout 3 wget -qO- \"$0\"; exit $?", &url]).stdout()
+    }
+
     fn bind_then_trap() -> Result<(), Error> {
         http_service("trap").start()?;
         // A trap with no panic message, as a crash in any language would end.

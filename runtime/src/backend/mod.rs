@@ -169,6 +169,9 @@ pub trait ContainerBackend: Send + Sync {
     /// The network called `name`, created (as a bridge) unless it exists.
     async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<NetworkInfo, Error>;
 
+    /// Removes the network called `name`; one that is gone already is fine.
+    async fn remove_network(&self, name: &str) -> Result<(), Error>;
+
     /// Creates and starts a long-running service container.
     async fn start_service(&self, run: &ServiceRun<'_>) -> Result<ServiceContainer, Error>;
 

@@ -51,7 +51,7 @@ impl CallArgs {
         let backend = DockerBackend::new()
             .with_request_timeout(policy.engine.timeout)
             .with_container_limits(policy.containers.clone());
-        let session = Arc::new(Session::new(Arc::new(backend)).with_limits(&policy.limits));
+        let session = Arc::new(Session::new(Arc::new(backend)));
         let evaluator = Evaluator::new(
             session.clone(),
             policy.images.clone(),

@@ -6,6 +6,7 @@ mod functions;
 mod gc;
 mod new;
 mod plugin;
+mod serve;
 mod then;
 
 use std::path::PathBuf;
@@ -43,6 +44,8 @@ enum Command {
     Build(build::BuildArgs),
     /// Manage installed plugins: install, list, inspect, remove, push.
     Plugin(plugin::PluginArgs),
+    /// Serve an HTTP API for tenants to upload and call plugins.
+    Serve(serve::ServeArgs),
 }
 
 impl Cli {
@@ -55,6 +58,7 @@ impl Cli {
             Command::New(args) => args.run(),
             Command::Build(args) => args.run(),
             Command::Plugin(args) => args.run().await,
+            Command::Serve(args) => args.run(self.config.as_deref()).await,
         }
     }
 }

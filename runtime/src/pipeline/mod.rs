@@ -18,8 +18,9 @@ use crate::backend::{
     self, ContainerBackend, ImageId, LABEL_DIGEST, ProgressSink, ServiceNetwork, StepOutput,
     StepRun,
 };
+use crate::budget::{self, ContainerKind};
 use crate::policy::ImagePolicy;
-use crate::session::{ContainerKind, Session};
+use crate::session::Session;
 use crate::spec::{ContainerSpec, Digest, ResolvedImages, Stage, absolute_path};
 
 pub use binder::{BoundServices, ServiceBinder};
@@ -235,8 +236,10 @@ impl Evaluator {
         evaluation.check()?;
         let absolute = absolute_path(evaluation.tail.config.workdir.as_deref(), path);
         // Reading a file takes a container of its own.
-        self.session
-            .admit(ContainerKind::Copy)
+        budget::admit(ContainerKind::Copy).map_err(|e| Error::LimitExceeded(e.to_string()))?;
+        let _running = self
+            .session
+            .hold()
             .map_err(|e| Error::LimitExceeded(e.to_string()))?;
         let labels = self.session.labels();
         Ok(self
@@ -277,8 +280,10 @@ impl Evaluator {
             return Ok(output.clone());
         }
         let bound = binder.bind(&stage.config.service_bindings).await?;
-        self.session
-            .admit(ContainerKind::Step)
+        budget::admit(ContainerKind::Step).map_err(|e| Error::LimitExceeded(e.to_string()))?;
+        let _running = self
+            .session
+            .hold()
             .map_err(|e| Error::LimitExceeded(e.to_string()))?;
         let task = self.progress.begin(&format!("exec {}", args.join(" ")));
         let labels = self.session.labels().with(LABEL_DIGEST, &key.to_hex());

@@ -17,10 +17,10 @@ use futures_util::future::join_all;
 use tracing::{debug, info, instrument, warn};
 
 use crate::backend::{ContainerBackend, LABEL_DIGEST, Labels, ServiceNetwork, ServiceRun};
+use crate::budget::{self, ContainerKind};
 use crate::net::Tunnel;
 use crate::pipeline::{BoundServices, Error, Evaluation, Evaluator, ServiceBinder, Want};
 use crate::policy::ServiceDefaults;
-use crate::session::ContainerKind;
 use crate::spec::{ContainerSpec, Digest, PortForward, Probe, ServiceSpec, service_hostname};
 
 pub use plan::{ServicePlan, plan};
@@ -30,10 +30,22 @@ pub use plan::{ServicePlan, plan};
 /// 60 to 160 ms per start here; see BENCHMARKS.md).
 pub const SERVICE_NETWORK: &str = "bridge";
 
+/// Which network a manager's services and clients run on.
+#[derive(Clone, Debug)]
+pub enum ServiceNetworkChoice {
+    /// The engine's default bridge, shared with everything on the engine.
+    DefaultBridge,
+    /// A network of the manager's own (a tenant's, in `berth serve`): every
+    /// container of the manager joins it, services and steps alike, and no
+    /// container on another network reaches them.
+    Dedicated { name: String, labels: Labels },
+}
+
 /// Runs the services of one session.
 pub struct ServiceManager {
     evaluator: Arc<Evaluator>,
     defaults: ServiceDefaults,
+    choice: ServiceNetworkChoice,
     network: tokio::sync::OnceCell<(String, String)>,
     entries: Mutex<HashMap<Digest, Arc<Entry>>>,
     this: Weak<ServiceManager>,
@@ -100,11 +112,21 @@ impl Drop for Lease {
 }
 
 impl ServiceManager {
-    /// A manager that evaluates pipelines with `evaluator`.
+    /// A manager that evaluates pipelines with `evaluator`, on the default bridge.
     pub fn new(evaluator: Arc<Evaluator>, defaults: ServiceDefaults) -> Arc<ServiceManager> {
+        ServiceManager::on_network(evaluator, defaults, ServiceNetworkChoice::DefaultBridge)
+    }
+
+    /// A manager whose containers run on the network `choice` names.
+    pub fn on_network(
+        evaluator: Arc<Evaluator>,
+        defaults: ServiceDefaults,
+        choice: ServiceNetworkChoice,
+    ) -> Arc<ServiceManager> {
         Arc::new_cyclic(|this| ServiceManager {
             evaluator,
             defaults,
+            choice,
             network: tokio::sync::OnceCell::new(),
             entries: Mutex::new(HashMap::new()),
             this: this.clone(),
@@ -295,9 +317,12 @@ impl ServiceManager {
             .session()
             .labels()
             .with(LABEL_DIGEST, &digest.to_hex());
-        self.evaluator
+        budget::admit(ContainerKind::Service).map_err(|e| Error::LimitExceeded(e.to_string()))?;
+        // Held while the service runs: it counts against a tenant's quota.
+        let running = self
+            .evaluator
             .session()
-            .admit(ContainerKind::Service)
+            .hold()
             .map_err(|e| Error::LimitExceeded(e.to_string()))?;
         let task = self
             .evaluator
@@ -354,7 +379,7 @@ impl ServiceManager {
                 address: container.ip,
                 container: Some(container.id),
             },
-            _holds: Box::new(dependencies),
+            _holds: Box::new((dependencies, running)),
         })
     }
 
@@ -454,15 +479,28 @@ impl ServiceManager {
         let network = self
             .network
             .get_or_try_init(|| async {
+                let shared = Labels::shared();
+                let (name, labels) = match &self.choice {
+                    ServiceNetworkChoice::DefaultBridge => (SERVICE_NETWORK, &shared),
+                    ServiceNetworkChoice::Dedicated { name, labels } => (name.as_str(), labels),
+                };
                 let network = self
                     .evaluator
                     .backend()
-                    .ensure_network(SERVICE_NETWORK, &Labels::shared())
+                    .ensure_network(name, labels)
                     .await?;
                 Ok::<_, Error>((network.id, network.gateway))
             })
             .await?;
         Ok(network.clone())
+    }
+
+    /// Removes a dedicated network (its containers must be gone); the default bridge stays.
+    pub async fn remove_network(&self) -> Result<(), Error> {
+        if let ServiceNetworkChoice::Dedicated { name, .. } = &self.choice {
+            self.evaluator.backend().remove_network(name).await?;
+        }
+        Ok(())
     }
 
     /// One holder fewer; at zero, the service stops after the grace period.
@@ -551,7 +589,14 @@ impl Drop for RemoveOnDrop {
 impl ServiceBinder for ServiceManager {
     async fn bind(&self, bindings: &[(String, ServiceSpec)]) -> Result<BoundServices, Error> {
         if bindings.is_empty() {
-            return Ok(BoundServices::default());
+            return match self.choice {
+                ServiceNetworkChoice::DefaultBridge => Ok(BoundServices::default()),
+                // Steps join a dedicated network even when they bind nothing.
+                ServiceNetworkChoice::Dedicated { .. } => Ok(BoundServices {
+                    network: Some(self.network().await?.0),
+                    ..Default::default()
+                }),
+            };
         }
         // Every acquire runs to its end (none is cancelled half-started); if one
         // fails, the leases of the others drop here and release their services.

@@ -6,6 +6,7 @@ mod component_cache;
 mod error;
 mod guest_output;
 mod host;
+mod json_args;
 mod plugin;
 mod runtime;
 pub mod signature;

@@ -6,10 +6,12 @@ use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{Component, InstancePre, ResourceTableError, Val};
 
 use super::Error;
+use super::json_args;
 use super::runtime::Runtime;
 use super::signature::FunctionSignature;
 use super::state::{CallState, HostContext};
 use super::values::{self, OutputFormat};
+use crate::budget::CallBudget;
 use crate::wasm::bindings::berth::core::types;
 
 /// Import names a plugin may use: berth's own contract and the WASI berth links.
@@ -21,6 +23,14 @@ pub struct Plugin {
     pre: InstancePre<CallState>,
     functions: Vec<FunctionSignature>,
     imports: Vec<String>,
+}
+
+/// A call's arguments as they arrive.
+enum Arguments<'a> {
+    /// `--name value` from the command line.
+    Flags(&'a [String]),
+    /// A JSON object, from `berth serve`.
+    Json(&'a serde_json::Map<String, serde_json::Value>),
 }
 
 /// What a call produced, ready to show.
@@ -101,7 +111,6 @@ impl Plugin {
     }
 
     /// Calls `function` with `--name value` arguments, within the policy's deadline.
-    #[instrument(skip(self, host, args), fields(plugin = %self.name), err(level = "debug"))]
     pub async fn call(
         &self,
         host: Arc<HostContext>,
@@ -109,9 +118,34 @@ impl Plugin {
         args: &[String],
         format: OutputFormat,
     ) -> Result<CallOutput, Error> {
+        self.call_with(host, function, Arguments::Flags(args), format)
+            .await
+    }
+
+    /// Calls `function` with a JSON object of arguments, within the policy's deadline.
+    pub async fn call_json(
+        &self,
+        host: Arc<HostContext>,
+        function: &str,
+        args: &serde_json::Map<String, serde_json::Value>,
+        format: OutputFormat,
+    ) -> Result<CallOutput, Error> {
+        self.call_with(host, function, Arguments::Json(args), format)
+            .await
+    }
+
+    #[instrument(skip(self, host, args), fields(plugin = %self.name), err(level = "debug"))]
+    async fn call_with(
+        &self,
+        host: Arc<HostContext>,
+        function: &str,
+        args: Arguments<'_>,
+        format: OutputFormat,
+    ) -> Result<CallOutput, Error> {
         self.signature(function)?;
         let timeout = host.policy.limits.timeout;
         let resources = host.policy.limits.resources;
+        let budget = CallBudget::new(&host.policy.limits);
         let mut store = Store::new(self.pre.engine(), CallState::new(host, function));
         store.limiter(|state| &mut state.limits);
         store.epoch_deadline_async_yield_and_update(1);
@@ -130,7 +164,14 @@ impl Plugin {
                 .params()
                 .map(|(name, ty)| (name.to_string(), ty))
                 .collect();
-            let arguments = values::parse_arguments(function, args, &params, &mut store)?;
+            let arguments = match args {
+                Arguments::Flags(flags) => {
+                    values::parse_arguments(function, flags, &params, &mut store)?
+                }
+                Arguments::Json(object) => {
+                    json_args::json_arguments(function, object, &params, &mut store)?
+                }
+            };
             let result_type = ty.results().next();
             let mut results = vec![Val::Bool(false); ty.results().len()];
             func.call_async(&mut store, &arguments, &mut results)
@@ -141,7 +182,7 @@ impl Plugin {
                 _ => Ok(CallOutput::Nothing),
             }
         };
-        let outcome = tokio::time::timeout(timeout, call).await;
+        let outcome = tokio::time::timeout(timeout, budget.scope(call)).await;
         let limits = &store.data().host.policy.limits;
         match outcome {
             Ok(Err(Error::Trap { .. })) if store.data().limits.memory_refused() => {

@@ -156,37 +156,45 @@ fn single_value(
     match ty {
         Type::String => Ok(Val::String(text.to_string())),
         Type::Borrow(resource) | Type::Own(resource) => {
-            if *resource == ResourceType::host::<ContainerSpec>() {
-                let handle = store
-                    .data_mut()
-                    .table
-                    .push(ContainerSpec::new(text))
-                    .map_err(|e| bad(e.to_string()))?;
-                let any = ResourceAny::try_from_resource(handle, &mut *store)
-                    .map_err(|e| bad(e.to_string()))?;
-                Ok(Val::Resource(any))
-            } else if *resource == ResourceType::host::<ServiceSpec>() {
-                let service = service_from_address(text).map_err(bad)?;
-                let handle = store
-                    .data_mut()
-                    .table
-                    .push(service)
-                    .map_err(|e| bad(e.to_string()))?;
-                let any = ResourceAny::try_from_resource(handle, &mut *store)
-                    .map_err(|e| bad(e.to_string()))?;
-                Ok(Val::Resource(any))
-            } else {
-                Err(bad(
-                    "this resource cannot be given on the command line".into()
-                ))
-            }
+            resource_from_text(resource, text, store).map_err(bad)
         }
         _ => wasm_wave::from_str::<Val>(ty, text).map_err(|e| bad(e.to_string())),
     }
 }
 
+/// A `container` from an image address, or a `service` from a host address.
+pub(super) fn resource_from_text(
+    resource: &ResourceType,
+    text: &str,
+    store: &mut Store<CallState>,
+) -> Result<Val, String> {
+    let handle = if *resource == ResourceType::host::<ContainerSpec>() {
+        let handle = store
+            .data_mut()
+            .table
+            .push(ContainerSpec::new(text))
+            .map_err(|e| e.to_string())?;
+        ResourceAny::try_from_resource(handle, &mut *store)
+    } else if *resource == ResourceType::host::<ServiceSpec>() {
+        let service = service_from_address(text)?;
+        // A host service given as an argument reaches only what the guest's own could.
+        if let ServiceSpec::Host { host, .. } = &service {
+            store.data().host.policy.host.check_service(host)?;
+        }
+        let handle = store
+            .data_mut()
+            .table
+            .push(service)
+            .map_err(|e| e.to_string())?;
+        ResourceAny::try_from_resource(handle, &mut *store)
+    } else {
+        return Err("this resource cannot be given as an argument".into());
+    };
+    handle.map(Val::Resource).map_err(|e| e.to_string())
+}
+
 /// A short name of a type, for messages.
-fn describe(ty: &Type) -> String {
+pub(super) fn describe(ty: &Type) -> String {
     match ty {
         Type::Bool => "bool".into(),
         Type::S8 => "s8".into(),

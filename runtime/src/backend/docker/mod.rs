@@ -265,6 +265,18 @@ impl ContainerBackend for DockerBackend {
         self.ensure_network_impl(name, labels).await
     }
 
+    async fn remove_network(&self, name: &str) -> Result<(), Error> {
+        let removed = self
+            .request(format!("removing network {name}"), |docker| {
+                docker.remove_network(name)
+            })
+            .await;
+        match removed {
+            Err(e) if e.is_not_found() => Ok(()),
+            other => other,
+        }
+    }
+
     async fn start_service(&self, run: &ServiceRun<'_>) -> Result<ServiceContainer, Error> {
         self.start_service_impl(run).await
     }

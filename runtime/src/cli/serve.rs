@@ -1,0 +1,44 @@
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use berth::policy::Policy;
+use berth::server::{Server, tenants};
+use berth::wasm::Runtime;
+
+/// `berth serve --tenants FILE [--listen ADDR]`
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The tenants file: each tenant's name, bearer token, berth.toml and quotas.
+    #[arg(long, value_name = "FILE")]
+    tenants: PathBuf,
+
+    /// The address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+}
+
+impl ServeArgs {
+    pub async fn run(&self, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+        let policy = Arc::new(Policy::load(config)?);
+        let tenants = tenants::load(&self.tenants, &policy)?;
+        let count = tenants.len();
+        let runtime = Arc::new(Runtime::new(&berth::cache_dir())?);
+        let server = Server::new(runtime, tenants, &berth::data_dir());
+        let listener = tokio::net::TcpListener::bind(self.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", self.listen))?;
+        let address = listener.local_addr()?;
+        println!("berth: serving {count} tenants on http://{address}");
+        server
+            .serve(listener, async {
+                let signal = super::shutdown_signal().await;
+                eprintln!("berth: {signal}: finishing the calls in flight, then stopping");
+            })
+            .await?;
+        eprintln!("berth: stopped; every container and network the tenants made is removed");
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,206 @@
+//! The HTTP API: routes, the bearer-token extractor, and the handlers.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Map, Value, json};
+use tracing::instrument;
+
+use super::ServerState;
+use super::error::ApiError;
+use super::tenant::Tenant;
+use crate::store::{Manifest, Needs, PluginMetadata, PluginRef};
+use crate::wasm::{CallOutput, OutputFormat};
+
+/// The OpenAPI document describing this API.
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// The largest plugin an upload may carry.
+const MAX_UPLOAD_BYTES: usize = 64 << 20;
+
+/// Every route of the API.
+pub fn router(state: Arc<ServerState>) -> Router {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/v1/plugins", get(list).post(upload))
+        .route("/v1/plugins/{plugin}", get(inspect).delete(remove))
+        .route("/v1/plugins/{plugin}/functions/{function}", post(call))
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+        .with_state(state)
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// The tenant a request's bearer token names; 401 without one that matches.
+pub struct Caller(Arc<Tenant>);
+
+impl FromRequestParts<Arc<ServerState>> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<ServerState>,
+    ) -> Result<Caller, Response> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        let tenant = token.and_then(|token| state.tenants.iter().find(|t| t.owns(token)));
+        match tenant {
+            Some(tenant) => Ok(Caller(tenant.clone())),
+            None => {
+                let message = if token.is_some() {
+                    "the bearer token is not a tenant's"
+                } else {
+                    "send a tenant's token: Authorization: Bearer TOKEN"
+                };
+                let mut response = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+                    .into_response();
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+                Err(response)
+            }
+        }
+    }
+}
+
+async fn list(Caller(tenant): Caller) -> Result<Json<Vec<Manifest>>, ApiError> {
+    Ok(Json(tenant.plugins()?))
+}
+
+/// What an upload says about the plugin it carries.
+#[derive(serde::Deserialize)]
+struct UploadQuery {
+    name: String,
+    version: semver::Version,
+    #[serde(default)]
+    description: String,
+    /// Images it needs, comma-separated.
+    #[serde(default)]
+    images: String,
+}
+
+#[instrument(skip_all, fields(tenant = %tenant.name, plugin = %query.name))]
+async fn upload(
+    State(state): State<Arc<ServerState>>,
+    Caller(tenant): Caller,
+    Query(query): Query<UploadQuery>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Manifest>), ApiError> {
+    let metadata = PluginMetadata {
+        name: query.name,
+        version: query.version,
+        description: query.description,
+        needs: Needs {
+            images: query
+                .images
+                .split(',')
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+                .map(String::from)
+                .collect(),
+        },
+    };
+    // Validation compiles the component: keep it off the async workers.
+    let manifest =
+        tokio::task::spawn_blocking(move || tenant.install(&state.runtime, &body, metadata))
+            .await
+            .map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            })??;
+    Ok((StatusCode::CREATED, Json(manifest)))
+}
+
+fn reference(text: &str) -> Result<PluginRef, ApiError> {
+    Ok(text.parse::<PluginRef>()?)
+}
+
+async fn inspect(
+    Caller(tenant): Caller,
+    Path(plugin): Path<String>,
+) -> Result<Json<Manifest>, ApiError> {
+    Ok(Json(tenant.manifest(&reference(&plugin)?)?))
+}
+
+async fn remove(
+    Caller(tenant): Caller,
+    Path(plugin): Path<String>,
+) -> Result<Json<Manifest>, ApiError> {
+    Ok(Json(tenant.remove(&reference(&plugin)?)?))
+}
+
+#[instrument(skip_all, fields(tenant = %tenant.name, plugin = %plugin, function = %function))]
+async fn call(
+    State(state): State<Arc<ServerState>>,
+    Caller(tenant): Caller,
+    Path((plugin, function)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let args: Map<String, Value> = if body.is_empty() {
+        Map::new()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-argument",
+                format!("the body must be a JSON object of arguments: {e}"),
+            )
+        })?
+    };
+    let _call = tenant.admit_call()?;
+    let reference = reference(&plugin)?;
+    let loading = tenant.clone();
+    let runtime = state.runtime.clone();
+    let plugin = tokio::task::spawn_blocking(move || loading.plugin(&runtime, &reference))
+        .await
+        .map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        })??;
+    let host = tenant.host().clone();
+    let output = plugin
+        .call_json(host.clone(), &function, &args, OutputFormat::Json)
+        .await?;
+    let result = match output {
+        CallOutput::Value(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        CallOutput::Nothing => Value::Null,
+        CallOutput::Failed(error) => return Err(ApiError::function_failed(&error)),
+        CallOutput::Service(service) => {
+            let (_, hostname) = host.services.identify(&service).await.map_err(|e| {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid-argument",
+                    e.to_string(),
+                )
+            })?;
+            json!({ "service": hostname })
+        }
+        CallOutput::Container(container) => {
+            let digest = host
+                .services
+                .evaluator()
+                .digest(&container)
+                .await
+                .map_err(|e| {
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid-argument",
+                        e.to_string(),
+                    )
+                })?;
+            json!({ "container": digest.to_string() })
+        }
+    };
+    Ok(Json(json!({ "result": result })))
+}

@@ -1,0 +1,172 @@
+//! One tenant at run time: its plugins, its services on its own network,
+//! its exec cache, and the quotas that bound what it uses at once.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::error::ApiError;
+use super::tenants::{Quota, TenantConfig};
+use crate::backend::{ContainerBackend, LABEL_KIND};
+use crate::lock;
+use crate::pipeline::{Evaluator, ExecCache};
+use crate::policy::Policy;
+use crate::progress::NoProgress;
+use crate::services::{ServiceManager, ServiceNetworkChoice};
+use crate::session::Session;
+use crate::store::{Digest, Manifest, PluginMetadata, PluginRef, PluginStore};
+use crate::wasm::{HostContext, Plugin, Runtime};
+
+/// A tenant of `berth serve`.
+pub struct Tenant {
+    pub name: String,
+    token_hash: blake3::Hash,
+    policy: Arc<Policy>,
+    quota: Quota,
+    store: PluginStore,
+    host: Arc<HostContext>,
+    session: Arc<Session>,
+    calls: Arc<Semaphore>,
+    /// Plugins loaded once, by digest (verified when first read).
+    loaded: Mutex<HashMap<Digest, Arc<Plugin>>>,
+}
+
+impl Tenant {
+    /// The tenant's run-time state: everything it makes carries the server's
+    /// session labels, and runs on the network `berth-tenant-NAME-SESSION`.
+    pub fn new(
+        config: TenantConfig,
+        backend: Arc<dyn ContainerBackend>,
+        session_id: &str,
+        data_dir: &Path,
+    ) -> Tenant {
+        let session = Arc::new(
+            Session::with_id(backend, session_id.to_string())
+                .with_live_cap(config.quota.containers),
+        );
+        let dir = data_dir.join("tenants").join(&config.name);
+        let evaluator = Evaluator::new(
+            session.clone(),
+            config.policy.images.clone(),
+            ExecCache::new(dir.join("exec")),
+            Arc::new(NoProgress),
+        );
+        // Named by the server's session too: two servers on one engine may
+        // both have a tenant of this name.
+        let network = ServiceNetworkChoice::Dedicated {
+            name: format!("berth-tenant-{}-{session_id}", config.name),
+            labels: session.labels().with(LABEL_KIND, "network"),
+        };
+        let services = ServiceManager::on_network(
+            Arc::new(evaluator),
+            config.policy.services.clone(),
+            network,
+        );
+        Tenant {
+            name: config.name,
+            token_hash: config.token_hash,
+            host: Arc::new(HostContext {
+                services,
+                policy: config.policy.clone(),
+            }),
+            policy: config.policy,
+            calls: Arc::new(Semaphore::new(config.quota.calls as usize)),
+            quota: config.quota,
+            store: PluginStore::new(dir.join("plugins")),
+            session,
+            loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether `token` is this tenant's (compared in constant time).
+    pub fn owns(&self, token: &str) -> bool {
+        blake3::hash(token.as_bytes()) == self.token_hash
+    }
+
+    /// The tenant's installed plugins.
+    pub fn plugins(&self) -> Result<Vec<Manifest>, ApiError> {
+        Ok(self.store.list()?)
+    }
+
+    /// One installed plugin's manifest.
+    pub fn manifest(&self, reference: &PluginRef) -> Result<Manifest, ApiError> {
+        Ok(self.store.resolve(reference)?)
+    }
+
+    /// Validates and stores a plugin, within the storage quota.
+    pub fn install(
+        &self,
+        runtime: &Runtime,
+        bytes: &[u8],
+        metadata: PluginMetadata,
+    ) -> Result<Manifest, ApiError> {
+        let used: u64 = self.store.list()?.iter().map(|m| m.size).sum();
+        if used + bytes.len() as u64 > self.quota.storage {
+            return Err(ApiError::quota(format!(
+                "storing {} more bytes would pass tenant `{}`'s plugin storage quota of {} bytes ({} used)",
+                bytes.len(),
+                self.name,
+                self.quota.storage,
+                used
+            ))
+            .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE));
+        }
+        Ok(self.store.install(runtime, bytes, metadata, false)?)
+    }
+
+    /// Removes a plugin.
+    pub fn remove(&self, reference: &PluginRef) -> Result<Manifest, ApiError> {
+        let manifest = self.store.remove(reference)?;
+        lock(&self.loaded).remove(&manifest.digest);
+        Ok(manifest)
+    }
+
+    /// The loaded plugin a reference means.
+    pub fn plugin(
+        &self,
+        runtime: &Runtime,
+        reference: &PluginRef,
+    ) -> Result<Arc<Plugin>, ApiError> {
+        let manifest = self.store.resolve(reference)?;
+        if let Some(plugin) = lock(&self.loaded).get(&manifest.digest) {
+            return Ok(plugin.clone());
+        }
+        let bytes = self.store.read(&manifest)?;
+        let plugin = Arc::new(runtime.load_bytes(&manifest.id(), &bytes)?);
+        lock(&self.loaded).insert(manifest.digest, plugin.clone());
+        Ok(plugin)
+    }
+
+    /// A place for one more call, or a refusal when the tenant's calls quota is reached.
+    pub fn admit_call(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.calls.clone().try_acquire_owned().map_err(|_| {
+            ApiError::quota(format!(
+                "tenant `{}` already runs {} calls at once, its quota",
+                self.name, self.quota.calls
+            ))
+            .with_status(axum::http::StatusCode::TOO_MANY_REQUESTS)
+        })
+    }
+
+    /// What the tenant's calls reach: its services and its policy.
+    pub fn host(&self) -> &Arc<HostContext> {
+        &self.host
+    }
+
+    /// The tenant's policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Removes every container the tenant made, then its network.
+    pub async fn shut_down(&self) {
+        if let Err(e) = self.session.end().await {
+            tracing::warn!(tenant = %self.name, error = %e, "could not remove the tenant's containers");
+        }
+        if let Err(e) = self.host.services.remove_network().await {
+            tracing::warn!(tenant = %self.name, error = %e, "could not remove the tenant's network");
+        }
+    }
+}

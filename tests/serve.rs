@@ -1,0 +1,588 @@
+//! `berth serve` as a process, through its HTTP API: tokens, each tenant's
+//! own plugins, JSON calls and structured errors, quotas, hostile plugins,
+//! isolation between tenants' services, fifty calls from five tenants, and
+//! a shutdown that leaves nothing (TestSession checks on drop).
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::{TestSession, docker, nonce, plugin, root};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const ALPHA: &str = "alpha-token-0123456789";
+const BETA: &str = "beta-token-0123456789";
+const GAMMA: &str = "gamma-token-0123456789";
+
+/// gamma's policy: strict limits, as tests/sandbox.rs uses.
+const STRICT: &str = r#"
+[images]
+allow = ["busybox"]
+[images.rewrite]
+"busybox" = "berth.local/busybox:latest"
+[limits]
+timeout = "3s"
+memory = "32MiB"
+containers = 3
+"#;
+
+/// A running `berth serve`, stopped with SIGTERM on drop (and checked to exit 0).
+struct Served {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+    client: reqwest::Client,
+    session: TestSession,
+}
+
+impl Served {
+    /// Serves alpha, beta and gamma, plus any `extra` tenants file text.
+    fn start(test: &str, beta_quota: &str, extra: &str) -> Served {
+        // reqwest is built here without a default TLS provider; ring is the one in the tree.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::new();
+        let session = TestSession::new(test);
+        let dir = tempfile::tempdir_in(root().join("target")).expect("a scratch folder");
+        std::fs::write(dir.path().join("strict.toml"), STRICT).unwrap();
+        let tenants = format!(
+            "[[tenant]]\nname = \"alpha\"\ntoken = \"{ALPHA}\"\n\
+             [[tenant]]\nname = \"beta\"\ntoken = \"{BETA}\"\n[tenant.quota]\n{beta_quota}\n\
+             [[tenant]]\nname = \"gamma\"\ntoken = \"{GAMMA}\"\nconfig = \"strict.toml\"\n\
+             {extra}"
+        );
+        let tenants_file = dir.path().join("tenants.toml");
+        std::fs::write(&tenants_file, tenants).unwrap();
+        let child = session
+            .berth()
+            .env("BERTH_DATA_DIR", dir.path().join("data"))
+            .arg("serve")
+            .arg("--tenants")
+            .arg(&tenants_file)
+            .args(["--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("berth serve starts");
+        // Built before anything can fail, so that a failure still stops the server.
+        let mut served = Served {
+            child,
+            url: String::new(),
+            _dir: dir,
+            client,
+            session,
+        };
+        let mut first = String::new();
+        BufReader::new(served.child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .expect("berth serve says where it listens");
+        served.url = first
+            .trim()
+            .rsplit(' ')
+            .next()
+            .expect("berth: serving N tenants on http://ADDR")
+            .to_string();
+        served
+    }
+
+    fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let request = self.client.request(method, format!("{}{path}", self.url));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        answer(self.request(reqwest::Method::GET, path, token)).await
+    }
+
+    async fn upload(&self, token: &str, name: &str, version: &str) -> (StatusCode, Value) {
+        let body = std::fs::read(plugin(name)).unwrap();
+        answer(
+            self.request(
+                reqwest::Method::POST,
+                &format!("/v1/plugins?name={name}&version={version}&images=busybox"),
+                Some(token),
+            )
+            .body(body),
+        )
+        .await
+    }
+
+    async fn call(
+        &self,
+        token: &str,
+        plugin: &str,
+        function: &str,
+        args: Value,
+    ) -> (StatusCode, Value) {
+        answer(
+            self.request(
+                reqwest::Method::POST,
+                &format!("/v1/plugins/{plugin}/functions/{function}"),
+                Some(token),
+            )
+            .json(&args),
+        )
+        .await
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let status = self.child.wait().expect("berth serve exits");
+        if !std::thread::panicking() {
+            assert!(status.success(), "berth serve exited with {status}");
+        }
+    }
+}
+
+async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("the server answers");
+    let status = response.status();
+    let body = response.text().await.expect("a body");
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(Value::String(body)),
+    )
+}
+
+fn kind(body: &Value) -> &str {
+    body["error"]["kind"].as_str().unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_decide_who_is_calling_and_the_api_is_described() {
+    let served = Served::start("serve-auth", "", "");
+    let (status, body) = served.get("/v1/plugins", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(kind(&body), "unauthorized");
+    let (status, _) = served
+        .get("/v1/plugins", Some("not-a-token-of-anyone"))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = served.get("/v1/plugins", Some(ALPHA)).await;
+    assert_eq!((status, body), (StatusCode::OK, json!([])));
+
+    let (status, openapi) = served.get("/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(openapi["openapi"], "3.0.3");
+    for path in [
+        "/v1/plugins",
+        "/v1/plugins/{plugin}",
+        "/v1/plugins/{plugin}/functions/{function}",
+    ] {
+        assert!(openapi["paths"][path].is_object(), "{path} is described");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_uploads_lists_and_calls_its_own_plugins_and_no_one_elses() {
+    let served = Served::start("serve-plugins", "", "");
+    let (status, manifest) = served.upload(ALPHA, "hello", "1.0.0").await;
+    assert_eq!(status, StatusCode::CREATED, "{manifest}");
+    let bytes = std::fs::read(plugin("hello")).unwrap();
+    assert_eq!(
+        manifest["digest"],
+        format!("blake3:{}", blake3::hash(&bytes).to_hex())
+    );
+    assert_eq!(
+        manifest["functions"][0]["wit"],
+        "hello: func(name: string) -> string"
+    );
+    assert_eq!(manifest["needs"]["images"], json!(["busybox"]));
+
+    let (_, listed) = served.get("/v1/plugins", Some(ALPHA)).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    let (_, others) = served.get("/v1/plugins", Some(BETA)).await;
+    assert_eq!(others, json!([]));
+    let (status, body) = served.get("/v1/plugins/hello", Some(BETA)).await;
+    assert_eq!((status, kind(&body)), (StatusCode::NOT_FOUND, "not-found"));
+    let (status, _) = served
+        .call(BETA, "hello", "hello", json!({"name": "b"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, body) = served
+        .call(ALPHA, "hello", "hello", json!({"name": "web"}))
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"result": "Hello, web!"}))
+    );
+    let (status, body) = served
+        .call(
+            ALPHA,
+            "hello@1.0.0",
+            "echo",
+            json!({"msg": "from a container"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"result": "from a container\n"}))
+    );
+
+    let (status, body) = served.call(ALPHA, "hello", "nope", json!({})).await;
+    assert_eq!((status, kind(&body)), (StatusCode::NOT_FOUND, "not-found"));
+    let (status, body) = served.call(ALPHA, "hello", "hello", json!({})).await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::BAD_REQUEST, "invalid-argument")
+    );
+    let (status, body) = served
+        .call(ALPHA, "hello", "hello", json!({"name": 3}))
+        .await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::BAD_REQUEST, "invalid-argument")
+    );
+    let (status, body) = served.upload(ALPHA, "foreign-import", "1.0.0").await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::BAD_REQUEST, "invalid-plugin"),
+        "{body}"
+    );
+
+    // Every kind of parameter from JSON, as the CLI gives it from flags.
+    served.upload(ALPHA, "pipelines", "1.0.0").await;
+    let args = json!({"text": "hi there", "flag": true, "count": 3, "ratio": 0.5, "shade": "green",
+                      "maybe": 7, "items": ["a", "b"], "at": {"x": 1, "y": -2}});
+    let (status, body) = served.call(ALPHA, "pipelines", "describe", args).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["result"],
+        "text=hi there flag=true count=3 ratio=0.5 shade=Color::Green maybe=Some(7) items=[\"a\", \"b\"] at=(1,-2)"
+    );
+    // A berth error the function returns is structured, with the command's output.
+    let (status, body) = served
+        .call(ALPHA, "pipelines", "failing-stdout", json!({"code": 4}))
+        .await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "exec-failed"),
+        "{body}"
+    );
+    assert_eq!(body["error"]["exit_code"], 4);
+
+    let (status, removed) =
+        answer(served.request(reqwest::Method::DELETE, "/v1/plugins/hello", Some(ALPHA))).await;
+    assert_eq!(
+        (status, &removed["name"]),
+        (StatusCode::OK, &json!("hello"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quotas_bound_storage_calls_and_running_containers() {
+    // hello (45 KB) fits in 80 KiB; greet-rust (47 KB) beside it does not.
+    let served = Served::start("serve-quotas", "storage = \"80KiB\"\ncalls = 1", "");
+    let (status, _) = served.upload(BETA, "hello", "1.0.0").await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = served.upload(BETA, "greet-rust", "1.0.0").await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "quota"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("plugin storage quota"),
+        "{body}"
+    );
+
+    // One call at a time for beta: a second while the first runs is refused.
+    served
+        .request(reqwest::Method::DELETE, "/v1/plugins/hello", Some(BETA))
+        .send()
+        .await
+        .unwrap();
+    served.upload(BETA, "hello", "2.0.0").await;
+    let slow = served.call(BETA, "hello", "echo", json!({"msg": nonce()}));
+    let quick = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        served
+            .call(BETA, "hello", "hello", json!({"name": "again"}))
+            .await
+    };
+    let ((slow_status, _), (status, body)) = tokio::join!(slow, quick);
+    assert_eq!(slow_status, StatusCode::OK);
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::TOO_MANY_REQUESTS, "quota"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn containers_running_at_once_are_bounded_per_tenant() {
+    let served = Served::start(
+        "serve-running",
+        "",
+        &format!(
+            "[[tenant]]\nname = \"delta\"\ntoken = \"delta-token-0123456789\"\n[tenant.quota]\ncontainers = 2\n"
+        ),
+    );
+    served
+        .upload("delta-token-0123456789", "hostile", "1.0.0")
+        .await;
+    let (status, body) = served
+        .call(
+            "delta-token-0123456789",
+            "hostile",
+            "many-services",
+            json!({"tag": nonce(), "count": 3}),
+        )
+        .await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "limit-exceeded"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 containers are running at once already"),
+        "{body}"
+    );
+    assert_eq!(served.session.created_of_kind("service"), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_functions_end_in_clear_errors_and_the_server_serves_on() {
+    let served = Served::start("serve-hostile", "", "");
+    served.upload(GAMMA, "hostile", "1.0.0").await;
+    served.upload(ALPHA, "hello", "1.0.0").await;
+    let cases = [
+        (
+            "spin",
+            json!({}),
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            "did not finish within 3s",
+        ),
+        (
+            "grow-memory",
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limit-exceeded",
+            "past 32 MiB",
+        ),
+        (
+            "run-image",
+            json!({"image": "alpine"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-allowed",
+            "image `alpine` is not allowed",
+        ),
+        (
+            "many-containers",
+            json!({"tag": nonce(), "count": 5}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "limit-exceeded",
+            "at most 3 containers",
+        ),
+        (
+            "reach-host",
+            json!({"host": "10.0.0.1", "port": 80}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-allowed",
+            "may not reach `10.0.0.1`",
+        ),
+        (
+            "open-host-directory",
+            json!({"path": "/etc"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-allowed",
+            "not under a root granted",
+        ),
+        (
+            "bind-then-trap",
+            json!({}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "trap",
+            "unreachable",
+        ),
+    ];
+    for (function, args, status, expected_kind, message) in cases {
+        let (got, body) = served.call(GAMMA, "hostile", function, args).await;
+        assert_eq!(
+            (got, kind(&body)),
+            (status, expected_kind),
+            "{function}: {body}"
+        );
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(message),
+            "{function}: {body}"
+        );
+    }
+    let (_, read) = served
+        .call(
+            GAMMA,
+            "hostile",
+            "read-host-file",
+            json!({"path": "/etc/passwd"}),
+        )
+        .await;
+    assert_eq!(
+        read,
+        json!({"result": {"err": "No such file or directory (os error 44)"}})
+    );
+    let (_, environment) = served
+        .call(GAMMA, "hostile", "environment", json!({}))
+        .await;
+    assert_eq!(environment, json!({"result": []}));
+    // A host service given as an argument is held to the same policy.
+    served.upload(GAMMA, "service-probes", "1.0.0").await;
+    let (status, body) = served
+        .call(
+            GAMMA,
+            "service-probes",
+            "checksum",
+            json!({"svc": "tcp://10.0.0.1:80", "path": "/"}),
+        )
+        .await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::BAD_REQUEST, "invalid-argument"),
+        "{body}"
+    );
+    // Everyone else is unaffected.
+    let (status, body) = served
+        .call(ALPHA, "hello", "hello", json!({"name": "still here"}))
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, json!({"result": "Hello, still here!"}))
+    );
+}
+
+/// The address and hostname of the one service container of `session` on
+/// tenant `tenant`'s network.
+fn service_of(session: &str, tenant: &str) -> (String, String) {
+    let prefix = format!("berth-tenant-{tenant}-");
+    let label = format!("label=berth.session={session}");
+    for _ in 0..200 {
+        let ids = docker(&[
+            "ps",
+            "-q",
+            "--filter",
+            "label=berth.kind=service",
+            "--filter",
+            &label,
+        ]);
+        for id in ids.lines() {
+            let inspected: Value = serde_json::from_str(&docker(&["inspect", id])).unwrap();
+            let networks = inspected[0]["NetworkSettings"]["Networks"]
+                .as_object()
+                .unwrap();
+            if let Some((_, network)) = networks.iter().find(|(name, _)| name.starts_with(&prefix))
+            {
+                let ip = network["IPAddress"].as_str().unwrap().to_string();
+                let hostname = inspected[0]["Config"]["Hostname"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                return (ip, hostname);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no service of {tenant} runs");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenants_containers_reach_its_own_services_and_no_one_elses() {
+    let served = Served::start("serve-isolation", "", "");
+    for token in [ALPHA, BETA] {
+        served.upload(token, "service-probes", "1.0.0").await;
+        served.upload(token, "hostile", "1.0.0").await;
+    }
+    // beta holds a service for a while.
+    let holding = served.call(
+        BETA,
+        "service-probes",
+        "long-client",
+        json!({"tag": nonce(), "seconds": 12}),
+    );
+    let probing = async {
+        let session = served.session.id.clone();
+        let (ip, hostname) = tokio::task::spawn_blocking(move || service_of(&session, "beta"))
+            .await
+            .unwrap();
+        let by_ip = json!({"url": format!("http://{ip}:8080/")});
+        let (own, own_body) = served
+            .call(BETA, "hostile", "fetch-url", by_ip.clone())
+            .await;
+        let (other, other_body) = served.call(ALPHA, "hostile", "fetch-url", by_ip).await;
+        let by_name = json!({"url": format!("http://{hostname}:8080/")});
+        let (named, named_body) = served.call(ALPHA, "hostile", "fetch-url", by_name).await;
+        (own, own_body, other, other_body, named, named_body)
+    };
+    let ((held, _), (own, own_body, other, other_body, named, named_body)) =
+        tokio::join!(holding, probing);
+    assert_eq!(held, StatusCode::OK);
+    assert_eq!(
+        own,
+        StatusCode::OK,
+        "beta reaches its own service: {own_body}"
+    );
+    assert_eq!(
+        (other, kind(&other_body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "exec-failed"),
+        "{other_body}"
+    );
+    assert_eq!(
+        (named, kind(&named_body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "exec-failed"),
+        "{named_body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fifty_calls_from_five_tenants_share_one_service_per_tenant() {
+    let extra: String = (1..=5)
+        .map(|n| format!("[[tenant]]\nname = \"t{n}\"\ntoken = \"tenant-{n}-token-0123456789\"\n[tenant.quota]\ncalls = 10\n"))
+        .collect();
+    let served = Served::start("serve-fifty", "", &extra);
+    let tokens: Vec<String> = (1..=5)
+        .map(|n| format!("tenant-{n}-token-0123456789"))
+        .collect();
+    for token in &tokens {
+        let (status, body) = served.upload(token, "service-probes", "1.0.0").await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // Every tenant binds the same service: one per tenant, shared by its ten calls.
+    let tag = nonce();
+    let served = &served;
+    let calls = tokens.iter().flat_map(|token| {
+        let tag = tag.clone();
+        (0..10).map(move |n| {
+            let args = json!({"tag": tag.clone(), "n": n});
+            async move {
+                served
+                    .call(token, "service-probes", "fetch-nth", args)
+                    .await
+            }
+        })
+    });
+    let answers = futures_util::future::join_all(calls).await;
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(served.session.created_of_kind("service"), 5);
+    assert_eq!(served.session.created_of_kind("step"), 50);
+}
