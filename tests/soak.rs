@@ -113,6 +113,8 @@ fn five_hundred_sequential_and_two_hundred_concurrent_calls() {
         1,
         "every call shared one service"
     );
+    // A long-lived evaluator keeps no lock for each of the 700 steps it ran.
+    assert_eq!(host.services.evaluator().steps_in_flight(), 0);
     assert_eq!(
         guard.created_of_kind("step"),
         (SEQUENTIAL + CONCURRENT) as usize,

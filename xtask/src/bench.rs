@@ -15,6 +15,13 @@ struct Row {
     reference: Option<String>,
 }
 
+/// A measured figure that is not a time: a rate, a count per GiB.
+struct Figure {
+    name: String,
+    value: String,
+    unit: String,
+}
+
 pub fn bench() -> Result<()> {
     // The start-to-healthy bench compares with Debian's docker-compose.
     if Command::new("docker-compose")
@@ -25,9 +32,9 @@ pub fn bench() -> Result<()> {
         run(Command::new("apt-get").args(["install", "-y", "docker-compose"]))?;
     }
     run(cargo().args(["build", "--release", "--package", "berth"]))?;
-    let mut rows = in_process_rows()?;
+    let (mut rows, figures) = in_process_rows()?;
     rows.extend(process_rows()?);
-    let mut report = render(&rows);
+    let mut report = render(&rows, &figures);
     // What the numbers mean, and the profiles behind them: written by hand.
     let analysis = std::fs::read_to_string(root().join("bench/analysis.md"))
         .context("reading bench/analysis.md")?;
@@ -39,11 +46,19 @@ pub fn bench() -> Result<()> {
     Ok(())
 }
 
-/// The library-level benches, each printing `name, reference, samples...` lines.
-const BENCHES: &[&str] = &["call_overhead", "start_to_healthy", "services", "tunnels"];
+/// The library-level benches, each printing `name, reference, samples...`
+/// lines, and `figure, name, value, unit` lines.
+const BENCHES: &[&str] = &[
+    "call_overhead",
+    "start_to_healthy",
+    "services",
+    "tunnels",
+    "serve",
+];
 
-fn in_process_rows() -> Result<Vec<Row>> {
+fn in_process_rows() -> Result<(Vec<Row>, Vec<Figure>)> {
     let mut rows = Vec::new();
+    let mut figures = Vec::new();
     for bench in BENCHES {
         let output = cargo()
             .args(["bench", "--package", "berth-bench", "--bench", bench])
@@ -56,6 +71,14 @@ fn in_process_rows() -> Result<Vec<Row>> {
         }
         for line in String::from_utf8_lossy(&output.stdout).lines() {
             let fields: Vec<&str> = line.split('\t').collect();
+            if let ["figure", name, value, unit] = &fields[..] {
+                figures.push(Figure {
+                    name: name.to_string(),
+                    value: value.to_string(),
+                    unit: unit.to_string(),
+                });
+                continue;
+            }
             let [name, reference, samples @ ..] = &fields[..] else {
                 continue;
             };
@@ -69,7 +92,7 @@ fn in_process_rows() -> Result<Vec<Row>> {
             }
         }
     }
-    Ok(rows)
+    Ok((rows, figures))
 }
 
 fn process_rows() -> Result<Vec<Row>> {
@@ -160,7 +183,7 @@ fn median(samples: &[f64]) -> f64 {
     sorted[sorted.len() / 2]
 }
 
-fn render(rows: &[Row]) -> String {
+fn render(rows: &[Row], figures: &[Figure]) -> String {
     let mut out = String::from("# Benchmarks\n\n");
     let machine = machine();
     let _ = writeln!(
@@ -192,6 +215,14 @@ fn render(rows: &[Row]) -> String {
             min,
             max,
             ratio
+        );
+    }
+    out.push_str("\n| figure | value |\n| --- | --- |\n");
+    for figure in figures {
+        let _ = writeln!(
+            out,
+            "| {} | {} {} |",
+            figure.name, figure.value, figure.unit
         );
     }
     out

@@ -59,6 +59,28 @@ pub fn report(name: &str, reference: Option<&str>, samples: &[Duration]) {
     );
 }
 
+/// A figure that is not a time (a rate, a count per GiB), as
+/// `figure, name, value, unit`, tab-separated.
+pub fn figure(name: &str, value: f64, unit: &str) {
+    println!("figure\t{name}\t{value:.1}\t{unit}");
+}
+
+/// Resident memory of this process, in bytes (Linux).
+pub fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
 /// Words as the argument list of an exec.
 pub fn args(words: &[&str]) -> Arc<[String]> {
     words

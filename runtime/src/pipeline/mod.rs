@@ -69,6 +69,32 @@ fn check_exit(args: &[String], output: &StepOutput) -> Result<(), Error> {
     })
 }
 
+/// One user of a step's lock. The last user removes the lock from the map,
+/// so a long-lived evaluator (a tenant's, in `berth serve`) keeps no lock
+/// for every step it ever ran.
+struct StepLockUse<'a> {
+    locks: &'a Mutex<HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
+    key: Digest,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> StepLockUse<'a> {
+    fn new(locks: &'a Mutex<HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>, key: Digest) -> Self {
+        let lock = crate::lock(locks).entry(key).or_default().clone();
+        StepLockUse { locks, key, lock }
+    }
+}
+
+impl Drop for StepLockUse<'_> {
+    fn drop(&mut self) {
+        // Under the map's lock, nobody can take a new share: two means the map's and ours.
+        let mut locks = crate::lock(self.locks);
+        if Arc::strong_count(&self.lock) == 2 {
+            locks.remove(&self.key);
+        }
+    }
+}
+
 /// What a caller needs from an evaluation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Want {
@@ -125,6 +151,11 @@ impl Evaluator {
     /// The engine the session runs on.
     pub fn backend(&self) -> &dyn ContainerBackend {
         self.session.backend().as_ref()
+    }
+
+    /// Steps being run, or waited for, right now.
+    pub fn steps_in_flight(&self) -> usize {
+        lock(&self.step_locks).len()
     }
 
     /// The content id of the image at `address`, after rewrites; pulled when missing.
@@ -264,8 +295,8 @@ impl Evaluator {
         binder: &dyn ServiceBinder,
         snapshot: bool,
     ) -> Result<StepOutput, Error> {
-        let step_lock = lock(&self.step_locks).entry(key).or_default().clone();
-        let _running = step_lock.lock().await;
+        let step_lock = StepLockUse::new(&self.step_locks, key);
+        let _running = step_lock.lock.lock().await;
         if let Some(output) = self.cache.get(&key) {
             let usable = match &output.snapshot {
                 Some(image) => self.backend().image_exists(image).await?,
