@@ -47,7 +47,7 @@ fn main() {
         .expect("an address")
         .to_string();
 
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    support::install_tls_provider();
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
     tokio.block_on(async {
         let client = reqwest::Client::new();

@@ -87,6 +87,7 @@ const TESTCONTAINERS: &str = "testcontainers-rs 0.28 (HTTP wait)";
 const COMPOSE: &str = "docker-compose 1.29 up + healthcheck";
 
 fn main() {
+    support::install_tls_provider();
     support::trace_if_asked();
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
     tokio.block_on(async {

@@ -59,6 +59,13 @@ pub fn report(name: &str, reference: Option<&str>, samples: &[Duration]) {
     );
 }
 
+/// Gives rustls its crypto provider. reqwest is built without a default one
+/// (berth's OCI client picks ring), and testcontainers' and the serve
+/// bench's HTTP clients share that build.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A figure that is not a time (a rate, a count per GiB), as
 /// `figure, name, value, unit`, tab-separated.
 pub fn figure(name: &str, value: f64, unit: &str) {
