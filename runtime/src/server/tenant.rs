@@ -161,12 +161,26 @@ impl Tenant {
     }
 
     /// Removes every container the tenant made, then its network.
+    ///
+    /// A container whose removal another task began (a service's grace stop)
+    /// can still hold an endpoint when the session's end returns; the engine
+    /// then refuses the network, so both are tried again for a few seconds.
     pub async fn shut_down(&self) {
-        if let Err(e) = self.session.end().await {
-            tracing::warn!(tenant = %self.name, error = %e, "could not remove the tenant's containers");
-        }
-        if let Err(e) = self.host.services.remove_network().await {
-            tracing::warn!(tenant = %self.name, error = %e, "could not remove the tenant's network");
+        const ATTEMPTS: u32 = 20;
+        for attempt in 1..=ATTEMPTS {
+            if let Err(e) = self.session.end().await {
+                tracing::warn!(tenant = %self.name, error = %e, "could not remove the tenant's containers");
+            }
+            match self.host.services.remove_network().await {
+                Ok(()) => return,
+                Err(e) if attempt == ATTEMPTS => {
+                    tracing::warn!(tenant = %self.name, error = %e, "could not remove the tenant's network");
+                }
+                Err(e) => {
+                    tracing::debug!(tenant = %self.name, error = %e, "the network is still in use; trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                }
+            }
         }
     }
 }
