@@ -51,21 +51,19 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Where berth keeps compiled components and the exec cache:
 /// `$BERTH_CACHE_DIR`, else the user's cache directory, else `./.berth-cache`.
 pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("BERTH_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    dirs::cache_dir()
-        .map(|dir| dir.join("berth"))
-        .unwrap_or_else(|| PathBuf::from(".berth-cache"))
+    user_dir("BERTH_CACHE_DIR", dirs::cache_dir(), ".berth-cache")
 }
 
 /// Where berth keeps installed plugins: `$BERTH_DATA_DIR`, else the user's
 /// data directory, else `./.berth-data`.
 pub fn data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("BERTH_DATA_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
+    user_dir("BERTH_DATA_DIR", dirs::data_dir(), ".berth-data")
+}
+
+/// `$VARIABLE` when set, else `berth` in the user's `base`, else `fallback`.
+fn user_dir(variable: &str, base: Option<PathBuf>, fallback: &str) -> PathBuf {
+    match std::env::var_os(variable).filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => base.map_or_else(|| PathBuf::from(fallback), |dir| dir.join("berth")),
     }
-    dirs::data_dir()
-        .map(|dir| dir.join("berth"))
-        .unwrap_or_else(|| PathBuf::from(".berth-data"))
 }
