@@ -7,37 +7,17 @@ mod common;
 use std::path::PathBuf;
 use std::process::Output;
 
-use common::{TestSession, assert_clear_failure, nonce, plugin};
-
-/// A strict policy; the rewrite maps busybox to the local image, as the repository's berth.toml does.
-const STRICT: &str = r#"
-[images]
-allow = ["busybox"]
-[images.rewrite]
-"busybox" = "berth.local/busybox:latest"
-[limits]
-timeout = "3s"
-memory = "32MiB"
-resources = 100
-containers = 3
-services = 1
-[containers]
-memory = "64MiB"
-cpus = 0.5
-pids = 64
-[host]
-up = false
-"#;
+use common::{STRICT_POLICY, TestSession, assert_clear_failure, nonce, plugin};
 
 fn strict_config() -> PathBuf {
     let dir = common::root().join("target/test-inputs");
     std::fs::create_dir_all(&dir).expect("test input dir");
     let path = dir.join(format!("{}-strict.toml", nonce()));
-    std::fs::write(&path, STRICT).expect("write the strict config");
+    std::fs::write(&path, STRICT_POLICY).expect("write the strict config");
     path
 }
 
-/// `berth --config STRICT call PLUGIN FUNCTION ARGS`.
+/// `berth --config STRICT_POLICY call PLUGIN FUNCTION ARGS`.
 fn strict_call(session: &TestSession, plugin_name: &str, function: &str, args: &[&str]) -> Output {
     let config = strict_config();
     let plugin = plugin(plugin_name);
@@ -62,7 +42,7 @@ fn guest_code_that_never_returns_is_stopped_at_the_deadline() {
     let output = hostile(&session, "spin", &[]);
     assert_clear_failure(
         &output,
-        "`spin` did not finish within 3s ([limits] timeout in berth.toml)",
+        "`spin` did not finish within 10s ([limits] timeout in berth.toml)",
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
@@ -273,7 +253,11 @@ impl HostFiles {
         std::os::unix::fs::symlink("/etc/passwd", root.join("links/passwd")).unwrap();
         let config = dir.path().join("berth.toml");
         // The root is relative to the config file.
-        std::fs::write(&config, format!("{STRICT}directories = [\"granted\"]\n")).unwrap();
+        std::fs::write(
+            &config,
+            format!("{STRICT_POLICY}directories = [\"granted\"]\n"),
+        )
+        .unwrap();
         HostFiles { dir, config }
     }
 
@@ -405,7 +389,7 @@ fn a_call_that_times_out_while_containers_run_leaves_nothing() {
     );
     assert_clear_failure(
         &output,
-        "`long-client` did not finish within 3s ([limits] timeout in berth.toml)",
+        "`long-client` did not finish within 10s ([limits] timeout in berth.toml)",
     );
     assert_eq!(session.created_of_kind("service"), 1);
     assert_eq!(session.created_of_kind("step"), 1);

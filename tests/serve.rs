@@ -8,25 +8,13 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use common::{TestSession, docker, nonce, plugin, root};
+use common::{STRICT_POLICY, TestSession, docker, nonce, plugin, root};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const ALPHA: &str = "alpha-token-0123456789";
 const BETA: &str = "beta-token-0123456789";
 const GAMMA: &str = "gamma-token-0123456789";
-
-/// gamma's policy: strict limits, as tests/sandbox.rs uses.
-const STRICT: &str = r#"
-[images]
-allow = ["busybox"]
-[images.rewrite]
-"busybox" = "berth.local/busybox:latest"
-[limits]
-timeout = "3s"
-memory = "32MiB"
-containers = 3
-"#;
 
 /// A running `berth serve`, stopped with SIGTERM on drop (and checked to exit 0).
 struct Served {
@@ -45,7 +33,7 @@ impl Served {
         let client = reqwest::Client::new();
         let session = TestSession::new(test);
         let dir = tempfile::tempdir_in(root().join("target")).expect("a scratch folder");
-        std::fs::write(dir.path().join("strict.toml"), STRICT).unwrap();
+        std::fs::write(dir.path().join("strict.toml"), STRICT_POLICY).unwrap();
         let tenants = format!(
             "[[tenant]]\nname = \"alpha\"\ntoken = \"{ALPHA}\"\n\
              [[tenant]]\nname = \"beta\"\ntoken = \"{BETA}\"\n[tenant.quota]\n{beta_quota}\n\
@@ -372,7 +360,7 @@ async fn hostile_functions_end_in_clear_errors_and_the_server_serves_on() {
             json!({}),
             StatusCode::GATEWAY_TIMEOUT,
             "timeout",
-            "did not finish within 3s",
+            "did not finish within 10s",
         ),
         (
             "grow-memory",

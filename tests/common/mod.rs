@@ -30,6 +30,29 @@ pub fn plugin(name: &str) -> PathBuf {
     path
 }
 
+/// The strict policy that the sandbox tests (CLI) and gamma's tenant (server)
+/// run hostile plugins under. The rewrite maps busybox to the local image, as
+/// the repository's berth.toml does. The deadline leaves room for three
+/// container runs on a loaded 2-core CI machine, where 3 s was once too short.
+pub const STRICT_POLICY: &str = r#"
+[images]
+allow = ["busybox"]
+[images.rewrite]
+"busybox" = "berth.local/busybox:latest"
+[limits]
+timeout = "10s"
+memory = "32MiB"
+resources = 100
+containers = 3
+services = 1
+[containers]
+memory = "64MiB"
+cpus = 0.5
+pids = 64
+[host]
+up = false
+"#;
+
 /// A fresh value for making pipelines nobody ran before.
 pub fn nonce() -> String {
     let nanos = std::time::SystemTime::now()
