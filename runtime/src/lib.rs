@@ -22,6 +22,7 @@
 //! assert_eq!(spec.digest(&images), spec.digest(&images));
 //! ```
 
+mod atomic_file;
 pub mod backend;
 pub mod budget;
 pub mod host_directory;

@@ -75,11 +75,8 @@ impl ExecCache {
             path: path.clone(),
             source,
         };
-        std::fs::create_dir_all(&self.dir).map_err(failed)?;
         let json = serde_json::to_vec(output).map_err(|e| failed(e.into()))?;
-        let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&temporary, json).map_err(failed)?;
-        std::fs::rename(&temporary, &path).map_err(failed)
+        crate::atomic_file::write(&path, &json).map_err(failed)
     }
 }
 

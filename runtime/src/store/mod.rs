@@ -209,11 +209,7 @@ fn read_manifest(path: &Path) -> Result<Manifest, Error> {
 
 /// Writes a file whole or not at all: a reader never sees half a component.
 fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|source| io("creating", dir, source))?;
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&temporary, contents).map_err(|source| io("writing", &temporary, source))?;
-    std::fs::rename(&temporary, path).map_err(|source| io("writing", path, source))
+    crate::atomic_file::write(path, contents).map_err(|source| io("writing", path, source))
 }
 
 fn io(action: &'static str, path: &Path, source: std::io::Error) -> Error {

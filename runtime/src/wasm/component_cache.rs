@@ -88,12 +88,7 @@ impl ComponentCache {
 
     /// Writes one cache file atomically; a cache we cannot write only costs speed.
     fn store(&self, path: &Path, contents: &[u8]) {
-        let written = std::fs::create_dir_all(&self.dir).and_then(|()| {
-            let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-            std::fs::write(&temporary, contents)?;
-            std::fs::rename(&temporary, path)
-        });
-        if let Err(e) = written {
+        if let Err(e) = crate::atomic_file::write(path, contents) {
             tracing::warn!(path = %path.display(), error = %e, "could not write to the component cache");
         }
     }
