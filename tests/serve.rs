@@ -319,9 +319,7 @@ async fn containers_running_at_once_are_bounded_per_tenant() {
     let served = Served::start(
         "serve-running",
         "",
-        &format!(
-            "[[tenant]]\nname = \"delta\"\ntoken = \"delta-token-0123456789\"\n[tenant.quota]\ncontainers = 2\n"
-        ),
+        "[[tenant]]\nname = \"delta\"\ntoken = \"delta-token-0123456789\"\n[tenant.quota]\ncontainers = 2\n",
     );
     served
         .upload("delta-token-0123456789", "hostile", "1.0.0")

@@ -7,6 +7,7 @@
 
 mod containers;
 mod errors;
+#[allow(clippy::module_inception)] // named after the WIT interface `host`, as its siblings are
 mod host;
 mod services;
 
