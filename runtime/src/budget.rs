@@ -7,8 +7,8 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
+use crate::capped_count::CappedCount;
 use crate::policy::Limits;
 
 tokio::task_local! {
@@ -28,22 +28,8 @@ pub enum ContainerKind {
 
 /// How many containers and services one call may still start.
 pub struct CallBudget {
-    containers: Counter,
-    services: Counter,
-}
-
-struct Counter {
-    cap: u32,
-    used: AtomicU32,
-}
-
-impl Counter {
-    fn new(cap: u32) -> Counter {
-        Counter {
-            cap,
-            used: AtomicU32::new(0),
-        }
-    }
+    containers: CappedCount,
+    services: CappedCount,
 }
 
 /// A call's cap on containers or services was reached.
@@ -58,8 +44,8 @@ impl CallBudget {
     /// A budget with the caps in `limits`.
     pub fn new(limits: &Limits) -> Arc<CallBudget> {
         Arc::new(CallBudget {
-            containers: Counter::new(limits.containers),
-            services: Counter::new(limits.services),
+            containers: CappedCount::new(limits.containers),
+            services: CappedCount::new(limits.services),
         })
     }
 
@@ -73,16 +59,14 @@ impl CallBudget {
             ContainerKind::Step | ContainerKind::Copy => (&self.containers, "containers"),
             ContainerKind::Service => (&self.services, "services"),
         };
-        counter
-            .used
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
-                (used < counter.cap).then_some(used + 1)
-            })
-            .map(|_| ())
-            .map_err(|_| BudgetExceeded {
-                cap: counter.cap,
+        if counter.take() {
+            Ok(())
+        } else {
+            Err(BudgetExceeded {
+                cap: counter.cap(),
                 what,
             })
+        }
     }
 }
 

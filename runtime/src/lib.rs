@@ -25,6 +25,7 @@
 mod atomic_file;
 pub mod backend;
 pub mod budget;
+mod capped_count;
 pub mod host_directory;
 pub mod net;
 pub mod pipeline;

@@ -1,9 +1,9 @@
 //! One run of berth: the labels its objects carry and the teardown that removes them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::backend::{self, ContainerBackend, Labels};
+use crate::capped_count::CappedCount;
 
 /// One run of berth against an engine.
 ///
@@ -14,21 +14,16 @@ pub struct Session {
     pid: u32,
     backend: Arc<dyn ContainerBackend>,
     /// How many of its containers may run at once (a tenant's quota), if capped.
-    live: Option<Arc<LiveCount>>,
-}
-
-struct LiveCount {
-    cap: u32,
-    running: AtomicU32,
+    live: Option<Arc<CappedCount>>,
 }
 
 /// One running container of a capped session; dropping it frees its place.
-pub struct LivePermit(Option<Arc<LiveCount>>);
+pub struct LivePermit(Option<Arc<CappedCount>>);
 
 impl Drop for LivePermit {
     fn drop(&mut self) {
         if let Some(count) = &self.0 {
-            count.running.fetch_sub(1, Ordering::SeqCst);
+            count.give_back();
         }
     }
 }
@@ -61,10 +56,7 @@ impl Session {
 
     /// The session, allowing at most `cap` of its containers to run at once.
     pub fn with_live_cap(mut self, cap: u32) -> Session {
-        self.live = Some(Arc::new(LiveCount {
-            cap,
-            running: AtomicU32::new(0),
-        }));
+        self.live = Some(Arc::new(CappedCount::new(cap)));
         self
     }
 
@@ -74,13 +66,11 @@ impl Session {
         let Some(count) = &self.live else {
             return Ok(LivePermit(None));
         };
-        count
-            .running
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |running| {
-                (running < count.cap).then_some(running + 1)
-            })
-            .map(|_| LivePermit(Some(count.clone())))
-            .map_err(|_| LiveCapReached { cap: count.cap })
+        if count.take() {
+            Ok(LivePermit(Some(count.clone())))
+        } else {
+            Err(LiveCapReached { cap: count.cap() })
+        }
     }
 
     /// The session id, as written in the `berth.session` label.
