@@ -37,13 +37,29 @@ impl Store {
 
     /// Runs berth, failing the test unless it succeeds; returns stdout.
     fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "berth {args:?} failed:\n{}",
-            common::stderr(&output)
-        );
-        String::from_utf8(output.stdout).expect("utf-8 output")
+        succeeded(self.run(args), &format!("berth {args:?}"))
+    }
+
+    /// `berth plugin install` of the built plugin `built` as NAME@VERSION, with `extra` flags.
+    fn try_install(&self, built: &str, name: &str, version: &str, extra: &[&str]) -> Output {
+        let built = path(built);
+        let mut args = vec![
+            "plugin",
+            "install",
+            &built,
+            "--name",
+            name,
+            "--version",
+            version,
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    /// Installs the built plugin `built` as NAME@VERSION; returns stdout.
+    fn install(&self, built: &str, name: &str, version: &str, extra: &[&str]) -> String {
+        let what = format!("installing {built} as {name}@{version}");
+        succeeded(self.try_install(built, name, version, extra), &what)
     }
 
     fn inspect(&self, plugin: &str) -> serde_json::Value {
@@ -58,6 +74,16 @@ impl Store {
     }
 }
 
+/// The stdout of a berth run, failing the test unless `what` succeeded.
+fn succeeded(output: Output, what: &str) -> String {
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}",
+        common::stderr(&output)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
 fn path(name: &str) -> String {
     plugin(name).to_str().expect("utf-8 path").to_string()
 }
@@ -70,30 +96,18 @@ fn blake3_of(name: &str) -> String {
 #[test]
 fn installed_plugins_are_called_by_name_version_or_digest() {
     let store = Store::new("store-call");
-    let hello = path("hello");
-    let greet = path("greet-rust");
-    store.ok(&[
-        "plugin",
-        "install",
-        &hello,
-        "--name",
+    store.install("hello", "hello", "1.0.0", &[]);
+    let installed = store.install(
+        "greet-rust",
         "hello",
-        "--version",
-        "1.0.0",
-    ]);
-    let installed = store.ok(&[
-        "plugin",
-        "install",
-        &greet,
-        "--name",
-        "hello",
-        "--version",
         "1.1.0",
-        "--description",
-        "greets from busybox",
-        "--needs-image",
-        "busybox",
-    ]);
+        &[
+            "--description",
+            "greets from busybox",
+            "--needs-image",
+            "busybox",
+        ],
+    );
     assert_eq!(
         installed,
         format!("installed hello@1.1.0 ({})\n", blake3_of("greet-rust"))
@@ -162,15 +176,7 @@ fn installed_plugins_are_called_by_name_version_or_digest() {
 #[test]
 fn a_component_changed_in_the_store_is_refused_before_anything_runs() {
     let store = Store::new("store-integrity");
-    store.ok(&[
-        "plugin",
-        "install",
-        &path("greet-rust"),
-        "--name",
-        "greet",
-        "--version",
-        "1.0.0",
-    ]);
+    store.install("greet-rust", "greet", "1.0.0", &[]);
     let [component] = store.components().try_into().expect("one stored component");
     let mut bytes = std::fs::read(&component).unwrap();
     bytes.push(0);
@@ -213,48 +219,15 @@ fn install_refuses_what_berth_cannot_run_and_stores_nothing() {
 #[test]
 fn a_version_installed_with_another_component_is_replaced_only_with_force() {
     let store = Store::new("store-force");
-    store.ok(&[
-        "plugin",
-        "install",
-        &path("hello"),
-        "--name",
-        "tool",
-        "--version",
-        "1.0.0",
-    ]);
+    store.install("hello", "tool", "1.0.0", &[]);
     // The same component again is fine (it only updates the manifest).
-    store.ok(&[
-        "plugin",
-        "install",
-        &path("hello"),
-        "--name",
-        "tool",
-        "--version",
-        "1.0.0",
-    ]);
-    let taken = store.run(&[
-        "plugin",
-        "install",
-        &path("greet-rust"),
-        "--name",
-        "tool",
-        "--version",
-        "1.0.0",
-    ]);
+    store.install("hello", "tool", "1.0.0", &[]);
+    let taken = store.try_install("greet-rust", "tool", "1.0.0", &[]);
     assert_clear_failure(
         &taken,
         "tool@1.0.0 is already installed with another component",
     );
-    store.ok(&[
-        "plugin",
-        "install",
-        &path("greet-rust"),
-        "--name",
-        "tool",
-        "--version",
-        "1.0.0",
-        "--force",
-    ]);
+    store.install("greet-rust", "tool", "1.0.0", &["--force"]);
     assert_eq!(store.inspect("tool")["digest"], blake3_of("greet-rust"));
     assert_eq!(
         store.components().len(),
@@ -267,19 +240,12 @@ fn a_version_installed_with_another_component_is_replaced_only_with_force() {
 fn a_pushed_plugin_installs_from_the_registry_with_its_manifest() {
     let store = Store::new("store-oci");
     let repository = format!("{REGISTRY}/berth-test/greet-{}", nonce());
-    store.ok(&[
-        "plugin",
-        "install",
-        &path("greet-rust"),
-        "--name",
+    store.install(
+        "greet-rust",
         "greet",
-        "--version",
         "1.2.0",
-        "--description",
-        "greets",
-        "--needs-image",
-        "busybox",
-    ]);
+        &["--description", "greets", "--needs-image", "busybox"],
+    );
     // Without a tag, the version is the tag.
     let pushed = store.ok(&[
         "plugin",
