@@ -73,14 +73,7 @@ fn main() {
         ] {
             let call_url = format!("{url}/v1/plugins/hello/functions/{function}");
             // One unmeasured call: loads the plugin, and fills the exec cache.
-            let warm = client
-                .post(&call_url)
-                .bearer_auth(TOKEN)
-                .json(&args)
-                .send()
-                .await
-                .expect("call");
-            assert!(warm.status().is_success(), "{name}: {}", warm.status());
+            call(&client, &call_url, &args).await;
             let started = Instant::now();
             let clients: Vec<_> = (0..CLIENTS)
                 .map(|_| {
@@ -89,15 +82,7 @@ fn main() {
                         let mut latencies = Vec::new();
                         for _ in 0..CALLS_PER_CLIENT {
                             let sent = Instant::now();
-                            let answer = client
-                                .post(&call_url)
-                                .bearer_auth(TOKEN)
-                                .json(&args)
-                                .send()
-                                .await
-                                .expect("call");
-                            assert!(answer.status().is_success(), "{}", answer.status());
-                            answer.bytes().await.expect("body");
+                            call(&client, &call_url, &args).await;
                             latencies.push(sent.elapsed());
                         }
                         latencies
@@ -125,4 +110,21 @@ fn main() {
         .args(["-TERM", &server.id().to_string()])
         .status();
     let _ = server.wait();
+}
+
+/// One call of a function through the server, which must succeed.
+async fn call(client: &reqwest::Client, call_url: &str, args: &serde_json::Value) {
+    let answer = client
+        .post(call_url)
+        .bearer_auth(TOKEN)
+        .json(args)
+        .send()
+        .await
+        .expect("call");
+    assert!(
+        answer.status().is_success(),
+        "{call_url}: {}",
+        answer.status()
+    );
+    answer.bytes().await.expect("body");
 }
