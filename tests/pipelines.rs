@@ -116,7 +116,7 @@ fn a_command_that_does_not_exist_is_exec_failed_with_127() {
 }
 
 #[test]
-fn one_failed_step_is_run_once_per_session() {
+fn one_failed_step_is_run_once_per_call() {
     let session = TestSession::uncached("failed-once");
     let out = session.call_ok("pipelines", "failure-details", &["--code", "5"]);
     let details: Vec<&str> = out

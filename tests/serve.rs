@@ -253,6 +253,7 @@ async fn a_tenant_uploads_lists_and_calls_its_own_plugins_and_no_one_elses() {
         "text=hi there flag=true count=3 ratio=0.5 shade=Color::Green maybe=Some(7) items=[\"a\", \"b\"] at=(1,-2)"
     );
     // A berth error the function returns is structured, with the command's output.
+    let steps_before = served.session.created_of_kind("step");
     let (status, body) = served
         .call(ALPHA, "pipelines", "failing-stdout", json!({"code": 4}))
         .await;
@@ -262,6 +263,12 @@ async fn a_tenant_uploads_lists_and_calls_its_own_plugins_and_no_one_elses() {
         "{body}"
     );
     assert_eq!(body["error"]["exit_code"], 4);
+    // A failure is not replayed to the tenant's next call: the step runs again.
+    let (again, _) = served
+        .call(ALPHA, "pipelines", "failing-stdout", json!({"code": 4}))
+        .await;
+    assert_eq!(again, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(served.session.created_of_kind("step"), steps_before + 2);
 
     let (status, removed) =
         answer(served.request(reqwest::Method::DELETE, "/v1/plugins/hello", Some(ALPHA))).await;

@@ -7,6 +7,7 @@
 mod binder;
 mod cache;
 mod error;
+pub mod failed_steps;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -113,10 +114,6 @@ pub struct Evaluator {
     progress: Arc<dyn ProgressSink>,
     resolved: Mutex<HashMap<String, ImageId>>,
     step_locks: Mutex<HashMap<Digest, Arc<tokio::sync::Mutex<()>>>>,
-    /// Steps that exited non-zero in this session. They are not written to
-    /// the exec cache (a later run may succeed), but within one session
-    /// `stdout`, `stderr` and `exit-code` of one failed step see one run.
-    failed: Mutex<HashMap<Digest, StepOutput>>,
 }
 
 impl Evaluator {
@@ -134,7 +131,6 @@ impl Evaluator {
             progress,
             resolved: Mutex::new(HashMap::new()),
             step_locks: Mutex::new(HashMap::new()),
-            failed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -307,8 +303,8 @@ impl Evaluator {
                 return Ok(output);
             }
         }
-        if let Some(output) = lock(&self.failed).get(&key) {
-            return Ok(output.clone());
+        if let Some(output) = failed_steps::get(&key) {
+            return Ok(output);
         }
         let bound = binder.bind(&stage.config.service_bindings).await?;
         budget::admit(ContainerKind::Step).map_err(|e| Error::LimitExceeded(e.to_string()))?;
@@ -364,7 +360,7 @@ impl Evaluator {
             }
             self.cache.put(&key, &output)?;
         } else {
-            lock(&self.failed).insert(key, output.clone());
+            failed_steps::remember(key, &output);
         }
         Ok(output)
     }

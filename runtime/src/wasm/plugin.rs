@@ -182,7 +182,8 @@ impl Plugin {
                 _ => Ok(CallOutput::Nothing),
             }
         };
-        let outcome = tokio::time::timeout(timeout, budget.scope(call)).await;
+        let call = budget.scope(crate::pipeline::failed_steps::scope(call));
+        let outcome = tokio::time::timeout(timeout, call).await;
         let limits = &store.data().host.policy.limits;
         match outcome {
             Ok(Err(Error::Trap { .. })) if store.data().limits.memory_refused() => {
