@@ -91,12 +91,24 @@ impl Served {
         answer(self.request(reqwest::Method::GET, path, token)).await
     }
 
+    /// Uploads a built plugin that declares it needs busybox.
     async fn upload(&self, token: &str, name: &str, version: &str) -> (StatusCode, Value) {
+        self.upload_needing(token, name, version, "busybox").await
+    }
+
+    /// Uploads a built plugin that declares it needs `images` (comma-separated).
+    async fn upload_needing(
+        &self,
+        token: &str,
+        name: &str,
+        version: &str,
+        images: &str,
+    ) -> (StatusCode, Value) {
         let body = std::fs::read(plugin(name)).unwrap();
         answer(
             self.request(
                 reqwest::Method::POST,
-                &format!("/v1/plugins?name={name}&version={version}&images=busybox"),
+                &format!("/v1/plugins?name={name}&version={version}&images={images}"),
                 Some(token),
             )
             .body(body),
@@ -358,6 +370,23 @@ async fn containers_running_at_once_are_bounded_per_tenant() {
 async fn hostile_functions_end_in_clear_errors_and_the_server_serves_on() {
     let served = Served::start("serve-hostile", "", "");
     served.upload(GAMMA, "hostile", "1.0.0").await;
+    // A plugin declaring an image the tenant's policy refuses is refused at upload.
+    let (status, body) = served
+        .upload_needing(GAMMA, "hostile", "2.0.0", "busybox,alpine")
+        .await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "not-allowed"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains(
+            "hostile@2.0.0 needs an image tenant `gamma` may not use: image `alpine` is not allowed"
+        ),
+        "{body}"
+    );
+    let (_, listed) = served.get("/v1/plugins", Some(GAMMA)).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
     served.upload(ALPHA, "hello", "1.0.0").await;
     let cases = [
         (

@@ -217,6 +217,40 @@ fn install_refuses_what_berth_cannot_run_and_stores_nothing() {
 }
 
 #[test]
+fn an_image_the_policy_refuses_is_warned_of_at_install() {
+    let store = Store::new("store-needs");
+    let config = store.data.path().join("berth.toml");
+    std::fs::write(&config, "[images]\nallow = [\"busybox\"]\n").unwrap();
+    let config = config.to_str().unwrap();
+    let mut args = vec!["--config", config];
+    let built = path("greet-rust");
+    args.extend(["plugin", "install", &built, "--needs-image", "alpine:3"]);
+    let installed = store.run(&args);
+    assert!(installed.status.success(), "{}", common::stderr(&installed));
+    assert!(
+        common::stderr(&installed).contains(
+            "greet-rust@0.0.0 needs an image this berth.toml refuses: image `alpine:3` is not allowed"
+        ),
+        "{}",
+        common::stderr(&installed)
+    );
+    let quiet = store.run(&[
+        "--config",
+        config,
+        "plugin",
+        "install",
+        &built,
+        "--needs-image",
+        "busybox",
+    ]);
+    assert!(
+        quiet.status.success() && common::stderr(&quiet).is_empty(),
+        "{}",
+        common::stderr(&quiet)
+    );
+}
+
+#[test]
 fn a_version_installed_with_another_component_is_replaced_only_with_force() {
     let store = Store::new("store-force");
     store.install("hello", "tool", "1.0.0", &[]);

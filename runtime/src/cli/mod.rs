@@ -57,7 +57,7 @@ impl Cli {
             Command::Gc(args) => args.run(self.config.as_deref()).await,
             Command::New(args) => args.run(),
             Command::Build(args) => args.run(),
-            Command::Plugin(args) => args.run().await,
+            Command::Plugin(args) => args.run(self.config.as_deref()).await,
             Command::Serve(args) => args.run(self.config.as_deref()).await,
         }
     }

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use berth::policy::Policy;
 use berth::project::Project;
 use berth::store::oci::{self, OciRef};
 use berth::store::{PluginMetadata, PluginRef, PluginSource, PluginStore};
@@ -83,14 +84,22 @@ struct InstallArgs {
 }
 
 impl PluginArgs {
-    pub async fn run(&self) -> anyhow::Result<ExitCode> {
+    pub async fn run(&self, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         let store = store();
         match &self.command {
             PluginCommand::Install(args) => {
+                let policy = Policy::load(config)?;
                 let (bytes, metadata) = args.read().await?;
                 let runtime = Runtime::new(&berth::cache_dir())?;
                 let manifest = store.install(&runtime, &bytes, metadata, args.force)?;
                 println!("installed {} ({})", manifest.id(), manifest.digest);
+                // A later call may run under another berth.toml, so this only warns.
+                if let Err(refusal) = manifest.metadata.needs.check(&policy.images) {
+                    eprintln!(
+                        "berth: warning: {} needs an image this berth.toml refuses: {refusal}",
+                        manifest.id()
+                    );
+                }
             }
             PluginCommand::List => {
                 println!(

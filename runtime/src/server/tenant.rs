@@ -102,6 +102,19 @@ impl Tenant {
         bytes: &[u8],
         metadata: PluginMetadata,
     ) -> Result<Manifest, ApiError> {
+        metadata
+            .needs
+            .check(&self.policy.images)
+            .map_err(|refusal| {
+                ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "not-allowed",
+                    format!(
+                        "{}@{} needs an image tenant `{}` may not use: {refusal}",
+                        metadata.name, metadata.version, self.name
+                    ),
+                )
+            })?;
         let used: u64 = self.store.list()?.iter().map(|m| m.size).sum();
         if used + bytes.len() as u64 > self.quota.storage {
             return Err(ApiError::quota(format!(

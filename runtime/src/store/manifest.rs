@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::Error;
+use crate::policy::ImagePolicy;
 use crate::wasm::signature::FunctionSignature;
 
 /// What a plugin's author declares about it, in `berth-plugin.toml` or in
@@ -33,6 +34,16 @@ pub struct Needs {
     /// The images its containers start from, as the plugin names them.
     #[serde(default)]
     pub images: Vec<String>,
+}
+
+impl Needs {
+    /// Refuses needs that `images` would refuse at call time, naming the
+    /// first image it does not allow and what it allows.
+    pub fn check(&self, images: &ImagePolicy) -> Result<(), String> {
+        self.images
+            .iter()
+            .try_for_each(|image| images.check_allowed(image))
+    }
 }
 
 impl PluginMetadata {
