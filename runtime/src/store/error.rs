@@ -73,6 +73,13 @@ pub enum Error {
         message: String,
     },
 
+    #[error("cannot use the credentials for {registry} in {}: {message}", path.display())]
+    Credentials {
+        registry: String,
+        path: std::path::PathBuf,
+        message: String,
+    },
+
     #[error("{reference} is not a Wasm component artifact: {found}")]
     NotWasmArtifact { reference: String, found: String },
 

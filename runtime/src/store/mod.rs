@@ -6,6 +6,7 @@
 //! - `components/<hex>.wasm`: the component, exactly as installed;
 //! - `manifests/<hex>.json`: its [`Manifest`].
 
+mod credentials;
 mod error;
 pub mod manifest;
 pub mod oci;

@@ -9,13 +9,14 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
+use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{OCI_IMAGE_MEDIA_TYPE, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use tracing::instrument;
 
-use super::Error;
 use super::manifest::{Digest, Manifest, Needs, PluginMetadata};
+use super::{Error, credentials};
 
 /// The config media type of a Wasm OCI artifact.
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.wasm.config.v0+json";
@@ -121,25 +122,16 @@ pub async fn push(
         reference: shown.clone(),
         message: e.to_string(),
     })?;
+    let auth = credentials::for_registry(target.registry())?;
     let config = Config::new(config, CONFIG_MEDIA_TYPE.to_string(), None);
     let layers = [layer];
     let mut oci_manifest =
         OciImageManifest::build(&layers, &config, Some(annotations(manifest, created)));
     oci_manifest.media_type = Some(OCI_IMAGE_MEDIA_TYPE.to_string());
     client(&target)
-        .push(
-            &target,
-            &layers,
-            config,
-            &RegistryAuth::Anonymous,
-            Some(oci_manifest),
-        )
+        .push(&target, &layers, config, &auth, Some(oci_manifest))
         .await
-        .map_err(|e| Error::Registry {
-            action: "pushing",
-            reference: shown.clone(),
-            message: e.to_string(),
-        })?;
+        .map_err(|e| registry_error("pushing", &shown, &target, &auth, e))?;
     Ok(shown)
 }
 
@@ -149,14 +141,11 @@ pub async fn push(
 pub async fn pull(reference: &OciRef) -> Result<(Vec<u8>, PluginMetadata), Error> {
     let shown = reference.to_string();
     let target = &reference.reference;
-    let refused = |e: oci_client::errors::OciDistributionError| Error::Registry {
-        action: "pulling",
-        reference: shown.clone(),
-        message: e.to_string(),
-    };
+    let auth = credentials::for_registry(target.registry())?;
+    let refused = |e| registry_error("pulling", &shown, target, &auth, e);
     let client = client(target);
     let (manifest, _, _) = client
-        .pull_manifest_and_config(target, &RegistryAuth::Anonymous)
+        .pull_manifest_and_config(target, &auth)
         .await
         .map_err(refused)?;
     let not_wasm = |found: String| Error::NotWasmArtifact {
@@ -197,6 +186,35 @@ pub async fn pull(reference: &OciRef) -> Result<(Vec<u8>, PluginMetadata), Error
         }
     }
     Ok((component, metadata(target, &annotations)))
+}
+
+/// A registry's refusal, with a hint where to put credentials when it asked
+/// for some and berth had none.
+fn registry_error(
+    action: &'static str,
+    shown: &str,
+    target: &Reference,
+    auth: &RegistryAuth,
+    error: OciDistributionError,
+) -> Error {
+    let mut message = error.to_string();
+    let unauthorized = matches!(
+        error,
+        OciDistributionError::AuthenticationFailure(_)
+            | OciDistributionError::UnauthorizedError { .. }
+    );
+    if unauthorized && *auth == RegistryAuth::Anonymous {
+        message.push_str(&format!(
+            "; berth found no credentials for {} in Docker's config.json ($DOCKER_CONFIG or ~/.docker): `docker login {}` writes them",
+            target.registry(),
+            target.registry()
+        ));
+    }
+    Error::Registry {
+        action,
+        reference: shown.to_string(),
+        message,
+    }
 }
 
 /// berth's manifest as OCI annotations.
