@@ -608,3 +608,45 @@ async fn fifty_calls_from_five_tenants_share_one_service_per_tenant() {
     assert_eq!(served.session.created_of_kind("service"), 5);
     assert_eq!(served.session.created_of_kind("step"), 50);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_past_its_deadline_leaves_no_step_running() {
+    let served = Served::start("serve-deadline", "", "");
+    served.upload(GAMMA, "pipelines", "1.0.0").await;
+    let (status, body) = served
+        .call(
+            GAMMA,
+            "pipelines",
+            "run-in",
+            json!({"base": "busybox", "args": ["sleep", "300"]}),
+        )
+        .await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+        "{body}"
+    );
+    assert_eq!(served.session.created_of_kind("step"), 1);
+    // The server runs on, so no session end removes the step: only the
+    // abandoned call itself can.
+    let session = format!("label=berth.session={}", served.session.id);
+    let steps = || {
+        docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &session,
+            "--filter",
+            "label=berth.kind=step",
+        ])
+    };
+    let mut left = steps();
+    for _ in 0..100 {
+        if left.trim().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left = steps();
+    }
+    assert_eq!(left.trim(), "", "the abandoned step still exists");
+}

@@ -7,6 +7,7 @@
 pub mod docker;
 mod error;
 mod labels;
+mod remove_on_drop;
 
 use async_trait::async_trait;
 
@@ -15,6 +16,7 @@ use crate::spec::{NewFile, RunConfig};
 pub use error::Error;
 pub(crate) use error::is_exec_failure;
 pub use labels::{LABEL_DIGEST, LABEL_KIND, LABEL_MANAGED, LABEL_PID, LABEL_SESSION, Labels};
+pub use remove_on_drop::RemoveOnDrop;
 
 /// An engine-specific content id of an image (for Docker, `sha256:...`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

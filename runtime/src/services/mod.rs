@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use futures_util::future::join_all;
 use tracing::{debug, info, instrument, warn};
 
-use crate::backend::{ContainerBackend, LABEL_DIGEST, Labels, ServiceNetwork, ServiceRun};
+use crate::backend::{LABEL_DIGEST, Labels, RemoveOnDrop, ServiceNetwork, ServiceRun};
 use crate::budget::{self, ContainerKind};
 use crate::net::Tunnel;
 use crate::pipeline::{BoundServices, Error, Evaluation, Evaluator, ServiceBinder, Want};
@@ -347,9 +347,16 @@ impl ServiceManager {
         self.show_logs(&container.id, hostname);
         // If this start is abandoned (a sibling binding failed, the call was
         // cancelled) before it is recorded, the container must not run on unowned.
-        let unrecorded = RemoveOnDrop {
-            backend: self.evaluator.session().backend().clone(),
-            container: Some(container.id.clone()),
+        let unrecorded = {
+            let (backend, id) = (
+                self.evaluator.session().backend().clone(),
+                container.id.clone(),
+            );
+            RemoveOnDrop::new(async move {
+                if let Err(e) = backend.stop_container(&id, true).await {
+                    warn!(error = %e, "could not remove an abandoned service");
+                }
+            })
         };
         task.update("waiting until healthy");
         let declared = config.health_check.as_ref();
@@ -555,33 +562,6 @@ impl ServiceManager {
                 .await?;
         }
         Ok(())
-    }
-}
-
-/// Removes a service container when dropped, unless disarmed.
-struct RemoveOnDrop {
-    backend: Arc<dyn ContainerBackend>,
-    container: Option<String>,
-}
-
-impl RemoveOnDrop {
-    fn disarm(mut self) {
-        self.container = None;
-    }
-}
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        if let (Some(container), Ok(runtime)) =
-            (self.container.take(), tokio::runtime::Handle::try_current())
-        {
-            let backend = self.backend.clone();
-            runtime.spawn(async move {
-                if let Err(e) = backend.stop_container(&container, true).await {
-                    warn!(error = %e, "could not remove an abandoned service");
-                }
-            });
-        }
     }
 }
 

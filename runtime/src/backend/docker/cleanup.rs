@@ -12,7 +12,7 @@ use futures_util::future::join_all;
 use tracing::{debug, instrument, warn};
 
 use super::{DockerBackend, Reaped};
-use crate::backend::{Error, LABEL_MANAGED, LABEL_PID, LABEL_SESSION};
+use crate::backend::{Error, LABEL_MANAGED, LABEL_PID, LABEL_SESSION, RemoveOnDrop};
 
 impl DockerBackend {
     /// Removes a container; one that is already gone counts as removed.
@@ -20,6 +20,31 @@ impl DockerBackend {
         if let Ok(docker) = self.client().await {
             self.remove_with(docker, id).await;
         }
+    }
+
+    /// A guard that removes container `id` if the work using it is abandoned
+    /// before [`RemoveOnDrop::disarm`].
+    pub(super) fn remove_on_drop(&self, id: &str) -> RemoveOnDrop {
+        let (docker, id, timeout) = (
+            self.client.get().cloned(),
+            id.to_string(),
+            self.request_timeout,
+        );
+        RemoveOnDrop::new(async move {
+            let Some(docker) = docker else { return };
+            let options = RemoveContainerOptions {
+                force: true,
+                v: true,
+                ..Default::default()
+            };
+            match tokio::time::timeout(timeout, docker.remove_container(&id, Some(options))).await {
+                Ok(Ok(())) => debug!(container = id, "removed an abandoned container"),
+                Ok(Err(e)) => {
+                    warn!(container = id, error = %e, "could not remove an abandoned container")
+                }
+                Err(_) => warn!(container = id, "removing an abandoned container timed out"),
+            }
+        })
     }
 
     #[instrument(skip(self), err(level = "debug"))]

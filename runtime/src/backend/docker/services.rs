@@ -107,6 +107,8 @@ impl DockerBackend {
             network: Some(run.network),
         };
         let id = self.create(&create).await?;
+        // Until the caller holds the container, abandoning the start removes it.
+        let abandoned = self.remove_on_drop(&id);
         let started = async {
             self.upload(&id, run.files).await?;
             self.request(format!("starting service {}", run.hostname), |docker| {
@@ -124,13 +126,11 @@ impl DockerBackend {
             }
         }
         .await;
-        match started {
-            Ok(ip) => Ok(ServiceContainer { id, ip }),
-            Err(e) => {
-                self.remove_container(&id).await;
-                Err(e)
-            }
+        if started.is_err() {
+            self.remove_container(&id).await;
         }
+        abandoned.disarm();
+        started.map(|ip| ServiceContainer { id, ip })
     }
 
     /// The container's IP address on `network`.

@@ -48,8 +48,10 @@ impl DockerBackend {
             network: step.network,
         };
         let id = self.create(&create).await?;
+        let abandoned = self.remove_on_drop(&id);
         let result = self.run_created(&id, step).await;
         self.remove_container(&id).await;
+        abandoned.disarm();
         result.map_err(|e| match e {
             e if e.is_not_found() => Error::ContainerRemoved {
                 what: format!("step `{}`", step.args.join(" ")),
@@ -128,12 +130,14 @@ impl DockerBackend {
             network: None,
         };
         let id = self.create(&create).await?;
+        let abandoned = self.remove_on_drop(&id);
         let result = async {
             self.upload(&id, files).await?;
             self.download(&id, path).await
         }
         .await;
         self.remove_container(&id).await;
+        abandoned.disarm();
         result
     }
 
