@@ -294,6 +294,33 @@ async fn a_tenant_uploads_lists_and_calls_its_own_plugins_and_no_one_elses() {
 async fn quotas_bound_storage_calls_and_running_containers() {
     // hello (45 KB) fits in 80 KiB; greet-rust (47 KB) beside it does not.
     let served = Served::start("serve-quotas", "storage = \"80KiB\"\ncalls = 1", "");
+    // Uploaded at once, the two pass the quota together: exactly one is stored.
+    let (first, second) = tokio::join!(
+        served.upload(BETA, "hello", "1.0.0"),
+        served.upload(BETA, "greet-rust", "1.0.0")
+    );
+    let mut statuses = [first.0, second.0];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::PAYLOAD_TOO_LARGE],
+        "{first:?} {second:?}"
+    );
+    let stored = if first.0 == StatusCode::CREATED {
+        "hello"
+    } else {
+        "greet-rust"
+    };
+    served
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/v1/plugins/{stored}"),
+            Some(BETA),
+        )
+        .send()
+        .await
+        .unwrap();
+
     let (status, _) = served.upload(BETA, "hello", "1.0.0").await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, body) = served.upload(BETA, "greet-rust", "1.0.0").await;
@@ -309,14 +336,19 @@ async fn quotas_bound_storage_calls_and_running_containers() {
             .contains("plugin storage quota"),
         "{body}"
     );
+    // The same component as another version is stored once, and counted once.
+    let (status, body) = served.upload(BETA, "hello", "2.0.0").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (_, listed) = served.get("/v1/plugins", Some(BETA)).await;
+    let versions: Vec<&Value> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["version"])
+        .collect();
+    assert_eq!(versions, [&json!("1.0.0"), &json!("2.0.0")]);
 
     // One call at a time for beta: a second while the first runs is refused.
-    served
-        .request(reqwest::Method::DELETE, "/v1/plugins/hello", Some(BETA))
-        .send()
-        .await
-        .unwrap();
-    served.upload(BETA, "hello", "2.0.0").await;
     let slow = served.call(BETA, "hello", "echo", json!({"msg": nonce()}));
     let quick = async {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;

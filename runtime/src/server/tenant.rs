@@ -12,7 +12,6 @@ use super::tenants::{Quota, TenantConfig};
 use crate::backend::{ContainerBackend, LABEL_KIND};
 use crate::lock;
 use crate::pipeline::{Evaluator, ExecCache};
-use crate::policy::Policy;
 use crate::progress::NoProgress;
 use crate::services::{ServiceManager, ServiceNetworkChoice};
 use crate::session::Session;
@@ -23,14 +22,17 @@ use crate::wasm::{HostContext, Plugin, Runtime};
 pub struct Tenant {
     pub name: String,
     token_hash: blake3::Hash,
-    policy: Arc<Policy>,
     quota: Quota,
     store: PluginStore,
+    /// Held by uploads and removals, so the storage quota and the store's
+    /// version check each see what the others wrote.
+    store_writes: Mutex<()>,
     host: Arc<HostContext>,
     session: Arc<Session>,
     calls: Arc<Semaphore>,
-    /// Plugins loaded once, by digest (verified when first read).
-    loaded: Mutex<HashMap<Digest, Arc<Plugin>>>,
+    /// Plugins loaded once, by `name@version` (verified when first read;
+    /// uploads never replace a version, so an entry stays true until removed).
+    loaded: Mutex<HashMap<String, Arc<Plugin>>>,
 }
 
 impl Tenant {
@@ -69,12 +71,12 @@ impl Tenant {
             token_hash: config.token_hash,
             host: Arc::new(HostContext {
                 services,
-                policy: config.policy.clone(),
+                policy: config.policy,
             }),
-            policy: config.policy,
             calls: Arc::new(Semaphore::new(config.quota.calls as usize)),
             quota: config.quota,
             store: PluginStore::new(dir.join("plugins")),
+            store_writes: Mutex::new(()),
             session,
             loaded: Mutex::new(HashMap::new()),
         }
@@ -95,7 +97,8 @@ impl Tenant {
         Ok(self.store.resolve(reference)?)
     }
 
-    /// Validates and stores a plugin, within the storage quota.
+    /// Validates and stores a plugin, within the storage quota, which counts
+    /// each distinct component once.
     pub fn install(
         &self,
         runtime: &Runtime,
@@ -104,7 +107,7 @@ impl Tenant {
     ) -> Result<Manifest, ApiError> {
         metadata
             .needs
-            .check(&self.policy.images)
+            .check(&self.host.policy.images)
             .map_err(|refusal| {
                 ApiError::new(
                     axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -115,14 +118,17 @@ impl Tenant {
                     ),
                 )
             })?;
-        let used: u64 = self.store.list()?.iter().map(|m| m.size).sum();
-        if used + bytes.len() as u64 > self.quota.storage {
+        let _writing = lock(&self.store_writes);
+        let used = self.store.size()?;
+        let added = if self.store.holds(&Digest::of(bytes))? {
+            0
+        } else {
+            bytes.len() as u64
+        };
+        if used + added > self.quota.storage {
             return Err(ApiError::quota(format!(
-                "storing {} more bytes would pass tenant `{}`'s plugin storage quota of {} bytes ({} used)",
-                bytes.len(),
-                self.name,
-                self.quota.storage,
-                used
+                "storing {added} more bytes would pass tenant `{}`'s plugin storage quota of {} bytes ({used} used)",
+                self.name, self.quota.storage,
             ))
             .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE));
         }
@@ -131,8 +137,11 @@ impl Tenant {
 
     /// Removes a plugin.
     pub fn remove(&self, reference: &PluginRef) -> Result<Manifest, ApiError> {
-        let manifest = self.store.remove(reference)?;
-        lock(&self.loaded).remove(&manifest.digest);
+        let manifest = {
+            let _writing = lock(&self.store_writes);
+            self.store.remove(reference)?
+        };
+        lock(&self.loaded).remove(&manifest.id());
         Ok(manifest)
     }
 
@@ -143,12 +152,13 @@ impl Tenant {
         reference: &PluginRef,
     ) -> Result<Arc<Plugin>, ApiError> {
         let manifest = self.store.resolve(reference)?;
-        if let Some(plugin) = lock(&self.loaded).get(&manifest.digest) {
+        let id = manifest.id();
+        if let Some(plugin) = lock(&self.loaded).get(&id) {
             return Ok(plugin.clone());
         }
         let bytes = self.store.read(&manifest)?;
-        let plugin = Arc::new(runtime.load_bytes(&manifest.id(), &bytes)?);
-        lock(&self.loaded).insert(manifest.digest, plugin.clone());
+        let plugin = Arc::new(runtime.load_bytes(&id, &bytes)?);
+        lock(&self.loaded).insert(id, plugin.clone());
         Ok(plugin)
     }
 
@@ -166,11 +176,6 @@ impl Tenant {
     /// What the tenant's calls reach: its services and its policy.
     pub fn host(&self) -> &Arc<HostContext> {
         &self.host
-    }
-
-    /// The tenant's policy.
-    pub fn policy(&self) -> &Policy {
-        &self.policy
     }
 
     /// Removes every container the tenant made, then its network.

@@ -3,8 +3,10 @@
 //! and is verified every time it is read.
 //!
 //! Layout under the store's directory:
-//! - `components/<hex>.wasm`: the component, exactly as installed;
-//! - `manifests/<hex>.json`: its [`Manifest`].
+//! - `components/<hex>.wasm`: a component, exactly as installed, kept once
+//!   however many plugins it is installed as;
+//! - `manifests/<name>@<version>.json`: each plugin's [`Manifest`], which
+//!   names its component by digest.
 
 mod credentials;
 mod error;
@@ -36,9 +38,11 @@ impl PluginStore {
 
     /// Validates `bytes` as a berth plugin and stores it with its manifest.
     ///
-    /// Installing the same component again only updates its manifest. A
-    /// name and version already installed with another component is refused
-    /// unless `replace` is set, which removes the other one.
+    /// Installing the same component again under the same name and version
+    /// only updates its manifest; under another name or version it adds a
+    /// plugin that shares the stored component. A name and version already
+    /// installed with another component is refused unless `replace` is set,
+    /// which removes the other one.
     #[instrument(skip(self, runtime, bytes), fields(plugin = %metadata.name, version = %metadata.version), err(level = "debug"))]
     pub fn install(
         &self,
@@ -57,22 +61,21 @@ impl PluginStore {
             functions: plugin.functions().to_vec(),
             imports: plugin.imports().to_vec(),
         };
-        let same_version: Vec<Manifest> = self
+        let replaced = self
             .list()?
             .into_iter()
-            .filter(|m| m.id() == id && m.digest != manifest.digest)
-            .collect();
-        if let Some(installed) = same_version.first().filter(|_| !replace) {
+            .find(|m| m.id() == id && m.digest != manifest.digest);
+        if let Some(installed) = replaced.as_ref().filter(|_| !replace) {
             return Err(Error::VersionTaken {
                 id,
                 installed: installed.digest.to_string(),
                 new: manifest.digest.to_string(),
             });
         }
-        for replaced in &same_version {
-            self.delete(replaced)?;
-        }
         self.put(&manifest, bytes)?;
+        if let Some(replaced) = replaced {
+            self.delete_unused_component(&replaced.digest)?;
+        }
         info!(digest = %manifest.digest, "installed");
         Ok(manifest)
     }
@@ -80,11 +83,29 @@ impl PluginStore {
     /// Writes a component and then its manifest, which makes it visible.
     fn put(&self, manifest: &Manifest, bytes: &[u8]) -> Result<(), Error> {
         write_atomically(&self.component_path(&manifest.digest), bytes)?;
+        let path = self.manifest_path(manifest);
         let json = serde_json::to_vec_pretty(manifest).map_err(|e| Error::CorruptManifest {
-            path: self.manifest_path(&manifest.digest),
+            path: path.clone(),
             message: e.to_string(),
         })?;
-        write_atomically(&self.manifest_path(&manifest.digest), &json)
+        write_atomically(&path, &json)
+    }
+
+    /// The bytes the distinct components of the store take.
+    pub fn size(&self) -> Result<u64, Error> {
+        let mut components: Vec<(Digest, u64)> = self
+            .list()?
+            .into_iter()
+            .map(|m| (m.digest, m.size))
+            .collect();
+        components.sort();
+        components.dedup();
+        Ok(components.iter().map(|(_, size)| size).sum())
+    }
+
+    /// Whether the store holds the component `digest`, as some plugin.
+    pub fn holds(&self, digest: &Digest) -> Result<bool, Error> {
+        Ok(self.list()?.iter().any(|m| &m.digest == digest))
     }
 
     /// Every installed plugin, by name, then version.
@@ -116,7 +137,13 @@ impl PluginStore {
             .filter(|m| reference.matches(m))
             .cloned()
             .collect();
-        if matches.len() > 1 && matches!(reference.pin, Pin::Digest(_)) {
+        let components = |matches: &[Manifest]| {
+            let mut digests: Vec<&Digest> = matches.iter().map(|m| &m.digest).collect();
+            digests.sort();
+            digests.dedup();
+            digests.len()
+        };
+        if components(&matches) > 1 && matches!(reference.pin, Pin::Digest(_)) {
             return Err(Error::AmbiguousDigest {
                 reference: reference.to_string(),
                 matches: matches.iter().map(|m| m.digest.to_string()).collect(),
@@ -162,19 +189,19 @@ impl PluginStore {
         Ok(manifest)
     }
 
+    /// Removes a plugin's manifest, then its component unless another
+    /// plugin is the same component.
     fn delete(&self, manifest: &Manifest) -> Result<(), Error> {
         // The manifest goes first: a component without one is invisible.
-        for path in [
-            self.manifest_path(&manifest.digest),
-            self.component_path(&manifest.digest),
-        ] {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(io("removing", &path, source)),
-            }
+        remove_file(&self.manifest_path(manifest))?;
+        self.delete_unused_component(&manifest.digest)
+    }
+
+    fn delete_unused_component(&self, digest: &Digest) -> Result<(), Error> {
+        if self.holds(digest)? {
+            return Ok(());
         }
-        Ok(())
+        remove_file(&self.component_path(digest))
     }
 
     fn component_path(&self, digest: &Digest) -> PathBuf {
@@ -183,14 +210,14 @@ impl PluginStore {
             .join(format!("{}.wasm", digest.hex()))
     }
 
-    fn manifest_path(&self, digest: &Digest) -> PathBuf {
+    fn manifest_path(&self, manifest: &Manifest) -> PathBuf {
         self.dir
             .join("manifests")
-            .join(format!("{}.json", digest.hex()))
+            .join(format!("{}.json", manifest.id()))
     }
 }
 
-/// Reads a manifest, which must be named by the digest it holds.
+/// Reads a manifest, which must be named by the name and version it holds.
 fn read_manifest(path: &Path) -> Result<Manifest, Error> {
     let corrupt = |message: String| Error::CorruptManifest {
         path: path.to_path_buf(),
@@ -198,14 +225,22 @@ fn read_manifest(path: &Path) -> Result<Manifest, Error> {
     };
     let json = std::fs::read(path).map_err(|source| io("reading", path, source))?;
     let manifest: Manifest = serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))?;
-    let named = path.file_stem().and_then(|s| s.to_str()) == Some(manifest.digest.hex());
+    let named = path.file_stem().and_then(|s| s.to_str()) == Some(manifest.id().as_str());
     if !named {
         return Err(corrupt(format!(
-            "it names {}, but its file name says otherwise",
-            manifest.digest
+            "it is {}, but its file name says otherwise",
+            manifest.id()
         )));
     }
     Ok(manifest)
+}
+
+/// Removes a file; one already gone counts as removed.
+fn remove_file(path: &Path) -> Result<(), Error> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io("removing", path, e)),
+        _ => Ok(()),
+    }
 }
 
 /// Writes a file whole or not at all: a reader never sees half a component.
@@ -279,13 +314,32 @@ mod tests {
     }
 
     #[test]
-    fn a_manifest_under_another_digest_is_refused() {
+    fn a_manifest_under_another_name_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let store = PluginStore::new(dir.path().to_path_buf());
         let manifest = stored(&store, "greet", "1.0.0", b"component");
-        let elsewhere = store.manifest_path(&Digest::of(b"other"));
-        std::fs::rename(store.manifest_path(&manifest.digest), &elsewhere).unwrap();
+        let elsewhere = store
+            .manifest_path(&manifest)
+            .with_file_name("greet@2.0.0.json");
+        std::fs::rename(store.manifest_path(&manifest), &elsewhere).unwrap();
         assert!(matches!(store.list(), Err(Error::CorruptManifest { .. })));
+    }
+
+    #[test]
+    fn one_component_installed_as_two_versions_is_kept_once_for_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = PluginStore::new(dir.path().to_path_buf());
+        let first = stored(&store, "greet", "1.0.0", b"same");
+        let second = stored(&store, "greet", "1.0.1", b"same");
+        stored(&store, "other", "1.0.0", b"other");
+        assert_eq!(store.list().unwrap().len(), 3);
+        assert_eq!(store.size().unwrap(), 4 + 5);
+        let by_digest = format!("greet@blake3:{}", &first.digest.hex()[..8]);
+        assert_eq!(store.resolve(&by_digest.parse().unwrap()).unwrap(), second);
+        store.remove(&"greet@1.0.1".parse().unwrap()).unwrap();
+        assert_eq!(store.read(&first).unwrap(), b"same");
+        store.remove(&"greet@1.0.0".parse().unwrap()).unwrap();
+        assert!(!store.component_path(&first.digest).exists());
     }
 
     #[test]
