@@ -136,12 +136,26 @@ impl Served {
 }
 
 impl Drop for Served {
+    /// SIGTERM, then the server must exit 0 within a bound (every tenant's
+    /// call deadline here is at most 30 s, and the grace period 5 s more).
     fn drop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let status = self.child.wait().expect("berth serve exits");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        let status = loop {
+            match self.child.try_wait().expect("berth serve's status") {
+                Some(status) => break Some(status),
+                None if std::time::Instant::now() > deadline => break None,
+                None => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        };
+        if status.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
         if !std::thread::panicking() {
+            let status = status.expect("berth serve exits within 90 s of SIGTERM");
             assert!(status.success(), "berth serve exited with {status}");
         }
     }
@@ -155,6 +169,26 @@ async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
         status,
         serde_json::from_str(&body).unwrap_or(Value::String(body)),
     )
+}
+
+/// Sends `head` (a request's line and headers) on a connection of its own
+/// and returns the status line of the answer, which must come within 10 s
+/// though the request's body never does.
+async fn status_line_without_body(served: &Served, head: &str) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let address = served.url.trim_start_matches("http://");
+    let mut connection = tokio::net::TcpStream::connect(address).await.unwrap();
+    connection.write_all(head.as_bytes()).await.unwrap();
+    let mut line = String::new();
+    let mut reader = tokio::io::BufReader::new(connection);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        reader.read_line(&mut line),
+    )
+    .await
+    .expect("an answer before the body")
+    .unwrap();
+    line.trim().to_string()
 }
 
 fn kind(body: &Value) -> &str {
@@ -247,6 +281,33 @@ async fn a_tenant_uploads_lists_and_calls_its_own_plugins_and_no_one_elses() {
         (status, kind(&body)),
         (StatusCode::BAD_REQUEST, "invalid-argument")
     );
+    // Malformed requests get the API's JSON errors, not the framework's text.
+    let (status, body) = answer(served.request(
+        reqwest::Method::POST,
+        "/v1/plugins?name=x&version=1.2",
+        Some(ALPHA),
+    ))
+    .await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::BAD_REQUEST, "invalid-argument"),
+        "{body}"
+    );
+    let (status, body) = answer(
+        served
+            .request(
+                reqwest::Method::POST,
+                "/v1/plugins/hello/functions/hello",
+                Some(ALPHA),
+            )
+            .body(vec![b' '; (1 << 20) + 1]),
+    )
+    .await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "too-large"),
+        "{body}"
+    );
     let (status, body) = served.upload(ALPHA, "foreign-import", "1.0.0").await;
     assert_eq!(
         (status, kind(&body)),
@@ -320,6 +381,16 @@ async fn quotas_bound_storage_calls_and_running_containers() {
         .send()
         .await
         .unwrap();
+
+    // An upload that says it is larger than the whole quota is refused unread.
+    let head = format!(
+        "POST /v1/plugins?name=big&version=1.0.0 HTTP/1.1\r\nHost: berth\r\n\
+         Authorization: Bearer {BETA}\r\nContent-Length: 10485760\r\n\r\n"
+    );
+    assert_eq!(
+        status_line_without_body(&served, &head).await,
+        "HTTP/1.1 413 Payload Too Large"
+    );
 
     let (status, _) = served.upload(BETA, "hello", "1.0.0").await;
     assert_eq!(status, StatusCode::CREATED);
@@ -681,4 +752,25 @@ async fn a_call_past_its_deadline_leaves_no_step_running() {
         left = steps();
     }
     assert_eq!(left.trim(), "", "the abandoned step still exists");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_upload_does_not_keep_the_server_from_stopping() {
+    use tokio::io::AsyncWriteExt;
+    let served = Served::start("serve-stalled", "", "");
+    let address = served.url.trim_start_matches("http://").to_string();
+    let mut stalled = tokio::net::TcpStream::connect(&address).await.unwrap();
+    // An upload's headers, and then never its body.
+    let headers = format!(
+        "POST /v1/plugins?name=stalled&version=1.0.0 HTTP/1.1\r\nHost: {address}\r\n\
+         Authorization: Bearer {ALPHA}\r\nContent-Length: 100000\r\n\r\n"
+    );
+    stalled.write_all(headers.as_bytes()).await.unwrap();
+    stalled.write_all(&[0; 10]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Dropping the server sends SIGTERM and requires a clean exit in time.
+    tokio::task::spawn_blocking(move || drop(served))
+        .await
+        .unwrap();
+    drop(stalled);
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use berth::policy::Policy;
-use berth::server::{Server, tenants};
+use berth::server::{Server, Teardown, tenants};
 use berth::wasm::Runtime;
 
 /// `berth serve --tenants FILE [--listen ADDR]`
@@ -32,13 +32,25 @@ impl ServeArgs {
             .with_context(|| format!("cannot listen on {}", self.listen))?;
         let address = listener.local_addr()?;
         println!("berth: serving {count} tenants on http://{address}");
-        server
+        let teardown = server
             .serve(listener, async {
                 let signal = super::shutdown_signal().await;
                 eprintln!("berth: {signal}: finishing the calls in flight, then stopping");
             })
             .await?;
-        eprintln!("berth: stopped; every container and network the tenants made is removed");
-        Ok(ExitCode::SUCCESS)
+        match teardown {
+            Teardown::Complete => {
+                eprintln!(
+                    "berth: stopped; every container and network the tenants made is removed"
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Teardown::Incomplete => {
+                eprintln!(
+                    "berth: stopped, but the engine kept some containers or networks (see the warnings above); `berth gc` removes them"
+                );
+                Ok(ExitCode::FAILURE)
+            }
+        }
     }
 }

@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::LengthLimitError;
 use serde_json::{Map, Value, json};
 use tracing::instrument;
 
@@ -25,15 +27,38 @@ const OPENAPI: &str = include_str!("openapi.json");
 /// The largest plugin an upload may carry.
 const MAX_UPLOAD_BYTES: usize = 64 << 20;
 
-/// Every route of the API.
+/// The largest JSON object of arguments a call may carry.
+const MAX_ARGUMENT_BYTES: usize = 1 << 20;
+
+/// Every route of the API. Bodies are read by the handlers, each with its
+/// own limit, once the caller is known and admitted.
 pub fn router(state: Arc<ServerState>) -> Router {
     Router::new()
         .route("/openapi.json", get(openapi))
         .route("/v1/plugins", get(list).post(upload))
         .route("/v1/plugins/{plugin}", get(inspect).delete(remove))
         .route("/v1/plugins/{plugin}/functions/{function}", post(call))
-        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .with_state(state)
+}
+
+/// A request's body, refused past `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let error = e.into_inner();
+        if error.downcast_ref::<LengthLimitError>().is_some() {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too-large",
+                format!("the body is larger than {limit} bytes, the most this route takes"),
+            )
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-argument",
+                format!("the body could not be read: {error}"),
+            )
+        }
+    })
 }
 
 async fn openapi() -> Response {
@@ -92,13 +117,27 @@ struct UploadQuery {
     images: String,
 }
 
-#[instrument(skip_all, fields(tenant = %tenant.name, plugin = %query.name))]
+#[instrument(skip_all, fields(tenant = %tenant.name, plugin = tracing::field::Empty))]
 async fn upload(
     State(state): State<Arc<ServerState>>,
     Caller(tenant): Caller,
-    Query(query): Query<UploadQuery>,
-    body: Bytes,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<(StatusCode, Json<Manifest>), ApiError> {
+    let Query(query) = query?;
+    tracing::Span::current().record("plugin", query.name.as_str());
+    // A body the whole quota cannot hold is refused before it is read (the
+    // room left is checked once the body's digest is known: a component
+    // already stored takes none).
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if let Some(declared) = declared {
+        tenant.check_fits(declared)?;
+    }
+    let body = read_body(body, MAX_UPLOAD_BYTES).await?;
     let metadata = PluginMetadata {
         name: query.name,
         version: query.version,
@@ -129,15 +168,17 @@ fn reference(text: &str) -> Result<PluginRef, ApiError> {
 
 async fn inspect(
     Caller(tenant): Caller,
-    Path(plugin): Path<String>,
+    plugin: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Manifest>, ApiError> {
+    let Path(plugin) = plugin?;
     Ok(Json(tenant.manifest(&reference(&plugin)?)?))
 }
 
 async fn remove(
     Caller(tenant): Caller,
-    Path(plugin): Path<String>,
+    plugin: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Manifest>, ApiError> {
+    let Path(plugin) = plugin?;
     Ok(Json(tenant.remove(&reference(&plugin)?)?))
 }
 
@@ -146,8 +187,10 @@ async fn call(
     State(state): State<Arc<ServerState>>,
     Caller(tenant): Caller,
     Path((plugin, function)): Path<(String, String)>,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    let _call = tenant.admit_call()?;
+    let body = read_body(body, MAX_ARGUMENT_BYTES).await?;
     let args: Map<String, Value> = if body.is_empty() {
         Map::new()
     } else {
@@ -159,7 +202,6 @@ async fn call(
             )
         })?
     };
-    let _call = tenant.admit_call()?;
     let reference = reference(&plugin)?;
     let loading = tenant.clone();
     let runtime = state.runtime.clone();

@@ -1,6 +1,7 @@
 //! Errors as the API answers them: a status and `{"error": {"kind", "message", ...}}`.
 
 use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -60,6 +61,26 @@ impl IntoResponse for ApiError {
             error["stderr"] = json!(stderr);
         }
         (self.status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-argument",
+            rejection.body_text(),
+        )
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(rejection: PathRejection) -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-argument",
+            rejection.body_text(),
+        )
     }
 }
 

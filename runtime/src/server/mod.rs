@@ -14,6 +14,7 @@ pub mod tenants;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::backend::docker::DockerBackend;
 use crate::policy::Policy;
@@ -23,6 +24,15 @@ use crate::wasm::Runtime;
 pub use error::ApiError;
 pub use tenant::Tenant;
 pub use tenants::{Quota, TenantConfig, TenantsError};
+
+/// How a server's teardown went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Teardown {
+    /// Every container and network the tenants made is removed.
+    Complete,
+    /// The engine refused to remove something; the log says what.
+    Incomplete,
+}
 
 /// What every request handler reaches.
 pub struct ServerState {
@@ -62,17 +72,55 @@ impl Server {
 
     /// Serves on `listener` until `shutdown` resolves, lets the calls in
     /// flight finish, then removes every container and network the tenants made.
+    ///
+    /// Calls end by their deadline; a request that is not a call (an upload
+    /// whose client stalls) is given as long, then left, so a stuck client
+    /// cannot keep the server from tearing down.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let served = axum::serve(listener, api::router(self.state.clone()))
+    ) -> std::io::Result<Teardown> {
+        let (signalled, signal) = tokio::sync::oneshot::channel();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = signalled.send(());
+        };
+        let grace = self.grace();
+        let serving = axum::serve(listener, api::router(self.state.clone()))
             .with_graceful_shutdown(shutdown)
-            .await;
+            .into_future();
+        let served = tokio::select! {
+            served = serving => served,
+            () = async {
+                if signal.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!(?grace, "requests still in flight after the grace period; stopping without them");
+                Ok(())
+            }
+        };
+        let mut teardown = Teardown::Complete;
         for tenant in &self.state.tenants {
-            tenant.shut_down().await;
+            if !tenant.shut_down().await {
+                teardown = Teardown::Incomplete;
+            }
         }
-        served
+        served.map(|()| teardown)
+    }
+
+    /// How long requests in flight may run on after the shutdown signal: the
+    /// longest call deadline of any tenant, and a little more.
+    fn grace(&self) -> Duration {
+        let longest = self
+            .state
+            .tenants
+            .iter()
+            .map(|tenant| tenant.host().policy.limits.timeout)
+            .max()
+            .unwrap_or_default();
+        longest + Duration::from_secs(5)
     }
 }

@@ -119,20 +119,31 @@ impl Tenant {
                 )
             })?;
         let _writing = lock(&self.store_writes);
-        let used = self.store.size()?;
-        let added = if self.store.holds(&Digest::of(bytes))? {
-            0
-        } else {
-            bytes.len() as u64
-        };
-        if used + added > self.quota.storage {
-            return Err(ApiError::quota(format!(
-                "storing {added} more bytes would pass tenant `{}`'s plugin storage quota of {} bytes ({used} used)",
-                self.name, self.quota.storage,
-            ))
-            .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE));
+        if !self.store.holds(&Digest::of(bytes))? {
+            self.check_room(bytes.len() as u64)?;
         }
         Ok(self.store.install(runtime, bytes, metadata, false)?)
+    }
+
+    /// Refuses a plugin of `size` bytes that even an empty store could not hold.
+    pub fn check_fits(&self, size: u64) -> Result<(), ApiError> {
+        self.refuse_past_quota(size, 0)
+    }
+
+    /// Refuses `added` more bytes of plugins when they would pass the storage quota.
+    fn check_room(&self, added: u64) -> Result<(), ApiError> {
+        self.refuse_past_quota(added, self.store.size()?)
+    }
+
+    fn refuse_past_quota(&self, added: u64, used: u64) -> Result<(), ApiError> {
+        if used + added <= self.quota.storage {
+            return Ok(());
+        }
+        Err(ApiError::quota(format!(
+            "storing {added} more bytes would pass tenant `{}`'s plugin storage quota of {} bytes ({used} used)",
+            self.name, self.quota.storage,
+        ))
+        .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE))
     }
 
     /// Removes a plugin.
@@ -178,19 +189,21 @@ impl Tenant {
         &self.host
     }
 
-    /// Removes every container the tenant made, then its network.
+    /// Removes every container the server made, then the tenant's network;
+    /// whether both went.
     ///
     /// A container whose removal another task began (a service's grace stop)
     /// can still hold an endpoint when the session's end returns; the engine
     /// then refuses the network, so both are tried again for a few seconds.
-    pub async fn shut_down(&self) {
+    pub async fn shut_down(&self) -> bool {
         const ATTEMPTS: u32 = 20;
         for attempt in 1..=ATTEMPTS {
-            if let Err(e) = self.session.end().await {
+            let containers = self.session.end().await;
+            if let Err(e) = &containers {
                 tracing::warn!(tenant = %self.name, error = %e, "could not remove the tenant's containers");
             }
             match self.host.services.remove_network().await {
-                Ok(()) => return,
+                Ok(()) => return containers.is_ok(),
                 Err(e) if attempt == ATTEMPTS => {
                     tracing::warn!(tenant = %self.name, error = %e, "could not remove the tenant's network");
                 }
@@ -200,5 +213,6 @@ impl Tenant {
                 }
             }
         }
+        false
     }
 }
