@@ -10,7 +10,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::guest_output::GuestOutput;
 use std::collections::HashMap;
 
-use crate::policy::Policy;
+use crate::policy::{Limits, Policy};
 use crate::services::{Lease, ServiceManager};
 use crate::spec::{ContainerSpec, Digest, ServiceSpec};
 
@@ -47,38 +47,48 @@ impl CallState {
             .stdout(GuestOutput::stdout(function))
             .stderr(GuestOutput::stderr(function))
             .build();
-        let limits = &host.policy.limits;
-        let store_limits = StoreLimitsBuilder::new()
-            .memory_size(usize::try_from(limits.memory).unwrap_or(usize::MAX))
-            .instances(limits.instances as usize)
-            .tables(limits.tables as usize)
-            .memories(limits.instances as usize)
-            .trap_on_grow_failure(true)
-            .build();
         let mut table = ResourceTable::new();
-        table.set_max_capacity(limits.resources as usize);
+        table.set_max_capacity(host.policy.limits.resources as usize);
         CallState {
             wasi,
             table,
-            limits: CallLimits {
-                store: store_limits,
-                memory_refused: false,
-            },
+            limits: CallLimits::new(&host.policy.limits),
             host,
             started: HashMap::new(),
         }
     }
 }
 
-/// The store's limits, remembering whether a memory grew past its limit, so
-/// the trap that follows is reported as the limit it is.
+/// The store's limits. `[limits] memory` bounds all the call's linear
+/// memories together (a component can hold one per core instance, and
+/// wasmtime's own limit is per memory). A memory growing past it is
+/// remembered, so the trap that follows is reported as the limit it is.
 pub struct CallLimits {
     store: StoreLimits,
+    /// `[limits] memory`, in bytes.
+    memory_limit: usize,
+    /// The bytes the call's memories have grown to, together.
+    memory_in_use: usize,
     memory_refused: bool,
 }
 
 impl CallLimits {
-    /// Whether the guest tried to grow a memory past `[limits] memory`.
+    /// The limits of one call under `limits`.
+    pub fn new(limits: &Limits) -> CallLimits {
+        CallLimits {
+            store: StoreLimitsBuilder::new()
+                .instances(limits.instances as usize)
+                .tables(limits.tables as usize)
+                .memories(limits.instances as usize)
+                .trap_on_grow_failure(true)
+                .build(),
+            memory_limit: usize::try_from(limits.memory).unwrap_or(usize::MAX),
+            memory_in_use: 0,
+            memory_refused: false,
+        }
+    }
+
+    /// Whether the guest tried to grow its memory past `[limits] memory`.
     pub fn memory_refused(&self) -> bool {
         self.memory_refused
     }
@@ -91,11 +101,21 @@ impl ResourceLimiter for CallLimits {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let grown = self.store.memory_growing(current, desired, maximum);
-        if !matches!(grown, Ok(true)) {
+        let in_use = self.memory_in_use.saturating_sub(current) + desired;
+        if in_use > self.memory_limit {
             self.memory_refused = true;
+            wasmtime::bail!("forcing a trap: the call's memories would grow to {in_use} bytes");
+        }
+        let grown = self.store.memory_growing(current, desired, maximum);
+        match grown {
+            Ok(true) => self.memory_in_use = in_use,
+            _ => self.memory_refused = true,
         }
         grown
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.store.memory_grow_failed(error)
     }
 
     fn table_growing(
@@ -126,5 +146,29 @@ impl WasiView for CallState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memory_limit_bounds_all_of_a_calls_memories_together() {
+        let mut limits = CallLimits::new(&Limits {
+            memory: 32 << 20,
+            ..Limits::default()
+        });
+        assert!(limits.memory_growing(0, 24 << 20, None).unwrap());
+        assert!(limits.memory_growing(0, 24 << 20, None).is_err());
+        assert!(limits.memory_refused());
+        // Growing the first memory within what is left is fine.
+        let mut limits = CallLimits::new(&Limits {
+            memory: 32 << 20,
+            ..Limits::default()
+        });
+        assert!(limits.memory_growing(0, 16 << 20, None).unwrap());
+        assert!(limits.memory_growing(16 << 20, 32 << 20, None).unwrap());
+        assert!(!limits.memory_refused());
     }
 }
