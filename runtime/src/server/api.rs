@@ -79,7 +79,7 @@ impl FromRequestParts<Arc<ServerState>> for Caller {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
+            .and_then(bearer_token);
         let tenant = token.and_then(|token| state.tenants.iter().find(|t| t.owns(token)));
         match tenant {
             Some(tenant) => Ok(Caller(tenant.clone())),
@@ -99,6 +99,12 @@ impl FromRequestParts<Arc<ServerState>> for Caller {
             }
         }
     }
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header (the scheme in any case).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 async fn list(Caller(tenant): Caller) -> Result<Json<Vec<Manifest>>, ApiError> {
@@ -245,4 +251,18 @@ async fn call(
         }
     };
     Ok(Json(json!({ "result": result })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_in_any_case() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("BEARER  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
 }

@@ -4,7 +4,7 @@
 //! ```toml
 //! [[tenant]]
 //! name = "acme"                 # lowercase letters, digits and `-`
-//! token = "a-long-random-secret" # its bearer token, 16 characters or more
+//! token = "a-long-random-secret" # its bearer token, 16 visible ASCII characters or more
 //! config = "acme.toml"          # its berth.toml (default: the server's), relative to this file
 //! [tenant.quota]
 //! calls = 4                     # calls at once
@@ -131,6 +131,12 @@ pub fn load(path: &Path, server_policy: &Arc<Policy>) -> Result<Vec<TenantConfig
                 "tenant `{name}`: the token must have {MIN_TOKEN_LENGTH} characters or more"
             )));
         }
+        // Only these can travel in an Authorization header.
+        if !entry.token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(invalid(format!(
+                "tenant `{name}`: the token must be visible ASCII characters (no spaces)"
+            )));
+        }
         let token_hash = blake3::hash(entry.token.as_bytes());
         if let Some(other) = tenants
             .iter()
@@ -214,6 +220,8 @@ mod tests {
             "[[tenant]]\nname = \"Acme\"\ntoken = \"0123456789abcdef\"\n",
             "[[tenant]]\nname = \"a\"\ntoken = \"0123456789abcdef\"\n[[tenant]]\nname = \"b\"\ntoken = \"0123456789abcdef\"\n",
             "[[tenant]]\nname = \"a\"\ntoken = \"0123456789abcdef\"\n[tenant.quota]\ncalls = 0\n",
+            "[[tenant]]\nname = \"a\"\ntoken = \"pässwörd-0123456789\"\n",
+            "[[tenant]]\nname = \"a\"\ntoken = \"a token with spaces\"\n",
             "",
         ] {
             assert!(load_text(text).is_err(), "{text}");
