@@ -2,9 +2,17 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{TestSession, assert_clear_failure, nonce, stderr};
+use berth::backend::docker::DockerBackend;
+use berth::pipeline::{Evaluator, ExecCache};
+use berth::policy::Policy;
+use berth::progress::NoProgress;
+use berth::services::ServiceManager;
+use berth::session::Session;
+use berth::spec::{ContainerSpec, ExposedPort, Op, Protocol, ServiceSpec};
+use common::{TestSession, assert_clear_failure, nonce, root, stderr};
 
 #[test]
 fn the_python_http_service_answers_hello_world_inside_containers() {
@@ -370,4 +378,77 @@ fn verbose_calls_stream_service_logs_prefixed_with_the_hostname() {
         streamed,
         "the service's log line, prefixed with its hostname:\n{stderr}"
     );
+}
+
+/// A busybox httpd service; `variant` makes its digest its own.
+fn httpd(variant: &str, command: &[&str]) -> ServiceSpec {
+    let container = ContainerSpec::new("busybox")
+        .with(Op::EnvVariable {
+            name: "VARIANT".into(),
+            value: variant.into(),
+        })
+        .with(Op::ExposedPort(ExposedPort {
+            number: 80,
+            protocol: Protocol::Tcp,
+            description: None,
+        }))
+        .with(Op::Exec(command.iter().map(|a| a.to_string()).collect()));
+    ServiceSpec::Container {
+        container,
+        args: None,
+    }
+}
+
+#[test]
+fn a_long_lived_manager_keeps_no_slot_for_services_it_no_longer_runs() {
+    let guard = TestSession::new("services-forget");
+    let mut policy = Policy::load(Some(&root().join("berth.toml"))).expect("berth.toml");
+    policy.services.grace = Duration::ZERO;
+    let cache = tempfile::tempdir().unwrap();
+    let session = Arc::new(Session::with_id(
+        Arc::new(DockerBackend::new()),
+        guard.id.clone(),
+    ));
+    let evaluator = Evaluator::new(
+        session.clone(),
+        policy.images.clone(),
+        ExecCache::new(cache.path().join("exec")),
+        Arc::new(NoProgress),
+    );
+    let services = ServiceManager::new(Arc::new(evaluator), policy.services.clone());
+    let tag = nonce();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let serving = ["httpd", "-f", "-p", "80"];
+        let specs: Vec<ServiceSpec> = (0..3)
+            .map(|n| httpd(&format!("{tag}-{n}"), &serving))
+            .collect();
+        let leases =
+            futures_util::future::join_all(specs.iter().map(|spec| services.acquire(spec))).await;
+        let failing = services
+            .acquire(&httpd(&tag, &["sh", "-c", "exit 3"]))
+            .await;
+        assert!(failing.is_err(), "a service that exits does not start");
+        assert_eq!(
+            services.services_known(),
+            3,
+            "the failed start keeps no slot"
+        );
+        drop(
+            leases
+                .into_iter()
+                .map(|lease| lease.expect("httpd starts"))
+                .collect::<Vec<_>>(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while services.services_known() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            services.services_known(),
+            0,
+            "stopped services keep no slot"
+        );
+        session.end().await.expect("session end");
+    });
+    assert_eq!(guard.created_of_kind("service"), 4);
 }

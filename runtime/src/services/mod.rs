@@ -53,6 +53,7 @@ pub struct ServiceManager {
 
 /// One service digest's slot: its running container, and who holds it.
 struct Entry {
+    digest: Digest,
     hostname: String,
     /// Held while starting or stopping, so concurrent acquirers wait for one start.
     running: tokio::sync::Mutex<Option<Running>>,
@@ -188,6 +189,7 @@ impl ServiceManager {
             .entry(digest)
             .or_insert_with(|| {
                 Arc::new(Entry {
+                    digest,
                     hostname: hostname.clone(),
                     running: tokio::sync::Mutex::new(None),
                     holders: Mutex::new(Holders::default()),
@@ -216,8 +218,13 @@ impl ServiceManager {
                 Ok(started) => *running = Some(started),
                 Err(e) => {
                     let failure = Arc::new(e);
-                    let mut failures = lock(&entry.failures);
-                    *failures = (failures.0 + 1, Some(failure.clone()));
+                    {
+                        let mut failures = lock(&entry.failures);
+                        *failures = (failures.0 + 1, Some(failure.clone()));
+                    }
+                    // Acquirers waiting on this entry hold it and see the
+                    // failure; a later one gets a fresh entry and starts again.
+                    self.forget(&entry, |_| true);
                     return Err(Error::StartFailed(failure));
                 }
             }
@@ -539,8 +546,28 @@ impl ServiceManager {
                 debug!(service = %entry.hostname, "grace period over; stopping");
                 let stopped = running.take();
                 manager.remove(stopped).await;
+                // Only this task and the map hold an entry nobody uses.
+                manager.forget(&entry, |holders| holders == 2);
             }
         });
+    }
+
+    /// Takes `entry` out of the map, if the map still has it and
+    /// `unused(holders of the entry)` says so, so that a long-lived manager
+    /// (a tenant's, in `berth serve`) keeps no slot for every service it ran.
+    fn forget(&self, entry: &Arc<Entry>, unused: impl FnOnce(usize) -> bool) {
+        let mut entries = lock(&self.entries);
+        let current = entries
+            .get(&entry.digest)
+            .is_some_and(|e| Arc::ptr_eq(e, entry));
+        if current && unused(Arc::strong_count(entry)) {
+            entries.remove(&entry.digest);
+        }
+    }
+
+    /// Services this manager keeps a slot for: running, starting, or in their grace period.
+    pub fn services_known(&self) -> usize {
+        lock(&self.entries).len()
     }
 
     /// Stops a service that nobody holds; a failure is only logged.
