@@ -514,6 +514,13 @@ async fn hostile_functions_end_in_clear_errors_and_the_server_serves_on() {
             "image `alpine` is not allowed",
         ),
         (
+            "image-container",
+            json!({"image": "alpine"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-allowed",
+            "image `alpine` is not allowed",
+        ),
+        (
             "many-containers",
             json!({"tag": nonce(), "count": 5}),
             StatusCode::UNPROCESSABLE_ENTITY,

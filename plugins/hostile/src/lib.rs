@@ -7,7 +7,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use berth::core::containers::{Container, Service};
+use berth::core::containers::Service;
 use berth::core::host;
 use berth::core::types::{PortForward, Protocol};
 
@@ -53,6 +53,10 @@ impl Guest for Hostile {
         Container::new(&image)
             .with_exec(&["echo".to_string(), "hi".to_string()])
             .stdout()
+    }
+
+    fn image_container(image: String) -> Container {
+        Container::new(&image)
     }
 
     fn read_host_file(path: String) -> Result<String, String> {

@@ -19,7 +19,7 @@ use super::ServerState;
 use super::error::ApiError;
 use super::tenant::Tenant;
 use crate::store::{Manifest, Needs, PluginMetadata, PluginRef};
-use crate::wasm::{CallOutput, OutputFormat};
+use crate::wasm::{CallOutput, HostContext, OutputFormat};
 
 /// The OpenAPI document describing this API.
 const OPENAPI: &str = include_str!("openapi.json");
@@ -161,10 +161,7 @@ async fn upload(
     // Validation compiles the component: keep it off the async workers.
     let manifest =
         tokio::task::spawn_blocking(move || tenant.install(&state.runtime, &body, metadata))
-            .await
-            .map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-            })??;
+            .await??;
     Ok((StatusCode::CREATED, Json(manifest)))
 }
 
@@ -211,46 +208,44 @@ async fn call(
     let reference = reference(&plugin)?;
     let loading = tenant.clone();
     let runtime = state.runtime.clone();
-    let plugin = tokio::task::spawn_blocking(move || loading.plugin(&runtime, &reference))
-        .await
-        .map_err(|e| {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
-        })??;
+    let plugin =
+        tokio::task::spawn_blocking(move || loading.plugin(&runtime, &reference)).await??;
     let host = tenant.host().clone();
     let output = plugin
         .call_json(host.clone(), &function, &args, OutputFormat::Json)
         .await?;
-    let result = match output {
+    let deadline = host.policy.limits.timeout;
+    let result = tokio::time::timeout(deadline, result_json(&host, output))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                format!(
+                    "`{function}` returned, but resolving its result did not finish within {}s ([limits] timeout in berth.toml)",
+                    deadline.as_secs_f64()
+                ),
+            )
+        })??;
+    Ok(Json(json!({ "result": result })))
+}
+
+/// A call's result as JSON: a returned service is named by its hostname, a
+/// container by its digest (both resolve its images, held to the policy).
+async fn result_json(host: &HostContext, output: CallOutput) -> Result<Value, ApiError> {
+    Ok(match output {
         CallOutput::Value(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
         CallOutput::Nothing => Value::Null,
         CallOutput::Failed(error) => return Err(ApiError::function_failed(&error)),
         CallOutput::Service(service) => {
-            let (_, hostname) = host.services.identify(&service).await.map_err(|e| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid-argument",
-                    e.to_string(),
-                )
-            })?;
+            let (_, hostname) = host.services.identify(&service).await?;
             json!({ "service": hostname })
         }
         CallOutput::Container(container) => {
-            let digest = host
-                .services
-                .evaluator()
-                .digest(&container)
-                .await
-                .map_err(|e| {
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid-argument",
-                        e.to_string(),
-                    )
-                })?;
+            let digest = host.services.evaluator().digest(&container).await?;
             json!({ "container": digest.to_string() })
         }
-    };
-    Ok(Json(json!({ "result": result })))
+    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::pipeline;
 use crate::store;
 use crate::wasm;
 use crate::wasm::bindings::berth::core::types;
@@ -122,6 +123,24 @@ impl From<&wasm::Error> for ApiError {
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         ApiError::new(status, kind, error.to_string())
+    }
+}
+
+impl From<pipeline::Error> for ApiError {
+    /// A failure of the host's own work for a call, told as the guest would be told it.
+    fn from(error: pipeline::Error) -> ApiError {
+        ApiError::function_failed(&types::Error::from(&error))
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    /// Blocking work (validating, compiling) that panicked or was cancelled.
+    fn from(error: tokio::task::JoinError) -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            error.to_string(),
+        )
     }
 }
 
