@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestSession, assert_clear_failure, stderr};
+use common::{TestSession, assert_clear_failure, nonce, stderr};
 
 #[test]
 fn new_file_is_written_with_its_permissions() {
@@ -190,4 +190,25 @@ fn a_step_container_removed_from_outside_is_a_clear_error() {
     common::docker(&["rm", "-f", &step]);
     let output = child.wait_with_output().unwrap();
     common::assert_clear_failure(&output, "was removed from outside berth");
+}
+
+#[test]
+fn output_past_16_mib_is_cut_and_says_so() {
+    let session = TestSession::new("big-output");
+    let script = format!("head -c 20000000 /dev/zero | tr '\\0' a; echo {}", nonce());
+    let out = session.call_ok(
+        "pipelines",
+        "run-in",
+        &[
+            "--base", "busybox", "--args", "sh", "--args", "-c", "--args", &script,
+        ],
+    );
+    assert!(
+        out.trim_end()
+            .ends_with("[berth: the output passed 16 MiB; the rest is not kept]"),
+        "{}",
+        &out[out.len().saturating_sub(200)..]
+    );
+    assert!(out.len() < (16 << 20) + 200, "{} bytes", out.len());
+    assert!(out.starts_with(&"a".repeat(1000)));
 }

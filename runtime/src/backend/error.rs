@@ -24,6 +24,10 @@ pub enum Error {
     #[error("no file `{path}` in the container")]
     FileNotFound { path: String },
 
+    /// The file is larger than berth reads out of a container.
+    #[error("`{path}` is larger than {} MiB, the most berth reads out of a container", limit >> 20)]
+    FileTooLarge { path: String, limit: usize },
+
     /// The path names a directory, not a file.
     #[error("`{path}` is a directory, not a file")]
     NotAFile { path: String },

@@ -4,7 +4,7 @@ use bollard::models::{ContainerConfig, ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     CommitContainerOptions, DownloadFromContainerOptions, LogsOptions, UploadToContainerOptions,
 };
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 use tracing::instrument;
 
 use super::DockerBackend;
@@ -21,6 +21,64 @@ const MAX_SYMLINK_HOPS: usize = 16;
 fn resolve_link(path: &str, target: &str) -> String {
     let directory = path.rsplit_once('/').map(|(dir, _)| dir).unwrap_or("");
     absolute_path(Some(directory), target)
+}
+
+/// The most of a command's output (stdout and stderr together) berth keeps:
+/// the output lives in memory, in the exec cache and in the guest.
+const MAX_OUTPUT_BYTES: usize = 16 << 20;
+
+/// The largest file `file` reads out of a container.
+const MAX_FILE_BYTES: usize = 256 << 20;
+
+/// A command's output as it is read, up to [`MAX_OUTPUT_BYTES`].
+#[derive(Default)]
+struct Output {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// The stream that passed the limit, whose text says so.
+    cut: Option<bool>,
+}
+
+impl Output {
+    /// Adds a chunk; false once the limit is reached and reading should stop.
+    fn add(&mut self, chunk: LogOutput) -> bool {
+        let (message, is_stdout) = match chunk {
+            LogOutput::StdOut { message } | LogOutput::Console { message } => (message, true),
+            LogOutput::StdErr { message } => (message, false),
+            LogOutput::StdIn { .. } => return true,
+        };
+        let room = MAX_OUTPUT_BYTES.saturating_sub(self.stdout.len() + self.stderr.len());
+        let stream = if is_stdout {
+            &mut self.stdout
+        } else {
+            &mut self.stderr
+        };
+        stream.extend_from_slice(&message[..message.len().min(room)]);
+        if message.len() > room {
+            self.cut = Some(is_stdout);
+            return false;
+        }
+        true
+    }
+
+    /// stdout and stderr as text.
+    fn into_text(self) -> (String, String) {
+        let note = format!(
+            "\n[berth: the output passed {} MiB; the rest is not kept]\n",
+            MAX_OUTPUT_BYTES >> 20
+        );
+        let text = |bytes: Vec<u8>, cut: bool| {
+            let mut text = String::from_utf8_lossy(&bytes).into_owned();
+            if cut {
+                text.push_str(&note);
+            }
+            text
+        };
+        (
+            text(self.stdout, self.cut == Some(true)),
+            text(self.stderr, self.cut == Some(false)),
+        )
+    }
 }
 
 /// What a container is created with.
@@ -247,15 +305,29 @@ impl DockerBackend {
         let options = DownloadFromContainerOptions {
             path: path.to_string(),
         };
-        let chunks = self
+        let archive = self
             .request(format!("reading {path}"), |docker| {
-                docker
-                    .download_from_container(id, Some(options.clone()))
-                    .try_collect::<Vec<bytes::Bytes>>()
+                let mut chunks = docker.download_from_container(id, Some(options.clone()));
+                async move {
+                    let mut archive = Vec::new();
+                    while let Some(chunk) = chunks.next().await {
+                        archive.extend_from_slice(&chunk?);
+                        if archive.len() > MAX_FILE_BYTES {
+                            return Ok(None);
+                        }
+                    }
+                    Ok(Some(archive))
+                }
             })
             .await;
-        let archive = match chunks {
-            Ok(chunks) => chunks.concat(),
+        let archive = match archive {
+            Ok(Some(archive)) => archive,
+            Ok(None) => {
+                return Err(Error::FileTooLarge {
+                    path: path.to_string(),
+                    limit: MAX_FILE_BYTES,
+                });
+            }
             Err(e) if e.is_not_found() => {
                 return Err(Error::FileNotFound {
                     path: path.to_string(),
@@ -314,27 +386,19 @@ impl DockerBackend {
             tail: tail.map_or_else(|| "all".to_string(), |n| n.to_string()),
             ..Default::default()
         };
-        let chunks = self
-            .request("reading the command's output", |docker| {
-                docker
-                    .logs(id, Some(options.clone()))
-                    .try_collect::<Vec<LogOutput>>()
-            })
-            .await?;
-        let mut stdout = Vec::new();
-        let mut stderr = Vec::new();
-        for chunk in chunks {
-            match chunk {
-                LogOutput::StdOut { message } => stdout.extend_from_slice(&message),
-                LogOutput::StdErr { message } => stderr.extend_from_slice(&message),
-                LogOutput::Console { message } => stdout.extend_from_slice(&message),
-                LogOutput::StdIn { .. } => {}
+        self.request("reading the command's output", |docker| {
+            let mut logs = docker.logs(id, Some(options.clone()));
+            async move {
+                let mut output = Output::default();
+                while let Some(chunk) = logs.next().await {
+                    if !output.add(chunk?) {
+                        break;
+                    }
+                }
+                Ok(output.into_text())
             }
-        }
-        Ok((
-            String::from_utf8_lossy(&stdout).into_owned(),
-            String::from_utf8_lossy(&stderr).into_owned(),
-        ))
+        })
+        .await
     }
 
     async fn commit(&self, id: &str, labels: &Labels) -> Result<ImageId, Error> {
@@ -358,7 +422,7 @@ impl DockerBackend {
 
 #[cfg(test)]
 mod tests {
-    use super::resolve_link;
+    use super::*;
 
     #[test]
     fn links_resolve_against_their_directory() {
@@ -368,5 +432,24 @@ mod tests {
         );
         assert_eq!(resolve_link("/a/b", "/c"), "/c");
         assert_eq!(resolve_link("/a/b", "./c"), "/a/c");
+    }
+
+    #[test]
+    fn output_past_the_limit_is_cut_and_says_so() {
+        let mut output = Output::default();
+        assert!(output.add(LogOutput::StdErr {
+            message: vec![b'e'; 10].into()
+        }));
+        assert!(!output.add(LogOutput::StdOut {
+            message: vec![b'o'; MAX_OUTPUT_BYTES].into()
+        }));
+        let (stdout, stderr) = output.into_text();
+        assert_eq!(stderr, "e".repeat(10));
+        assert!(stdout.starts_with(&"o".repeat(MAX_OUTPUT_BYTES - 10)));
+        assert!(
+            stdout.ends_with("the rest is not kept]\n"),
+            "{}",
+            &stdout[stdout.len() - 80..]
+        );
     }
 }

@@ -79,6 +79,7 @@ fn backend_kind(error: &backend::Error) -> ErrorKind {
         backend::Error::FileNotFound { .. } | backend::Error::NotAFile { .. } => {
             ErrorKind::InvalidArgument
         }
+        backend::Error::FileTooLarge { .. } => ErrorKind::LimitExceeded,
         backend::Error::EngineTimeout { .. } => ErrorKind::Timeout,
         _ => ErrorKind::Backend,
     }
