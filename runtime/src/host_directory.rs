@@ -3,6 +3,7 @@
 //! `..` nor a symbolic link leads outside a root. A directory is read once,
 //! into a snapshot whose content digest names it.
 
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
@@ -181,13 +182,21 @@ impl Walk<'_> {
             if metadata.is_dir() {
                 self.dir(&path, &relative, depth + 1)?;
             } else if metadata.is_file() {
-                self.bytes += metadata.len();
+                // Read through the room left, not the size seen: a file can
+                // grow between the two (a log under a granted root).
+                let room = MAX_SNAPSHOT_BYTES - self.bytes;
+                let mut contents = Vec::new();
+                self.root
+                    .open(&path)?
+                    .take(room + 1)
+                    .read_to_end(&mut contents)?;
+                self.bytes += contents.len() as u64;
                 if self.bytes > MAX_SNAPSHOT_BYTES {
                     return Err(WalkError::TooLarge);
                 }
                 self.files.push(SnapshotFile {
                     relative,
-                    contents: self.root.read(&path)?.into(),
+                    contents: contents.into(),
                     permissions: metadata.permissions().mode() & 0o7777,
                 });
             }
