@@ -47,7 +47,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 pub use images::ImagePolicy;
-pub use units::{parse_duration, parse_size};
+pub use units::{count_setting, parse_duration, parse_size};
 
 /// The file name looked up in the current directory when no `--config` is given.
 pub const CONFIG_FILE_NAME: &str = "berth.toml";
@@ -350,11 +350,8 @@ impl ConfigFile {
             }
             Ok(value)
         };
-        // A count setting: its default when absent, and at least one.
-        let count = |value: Option<u32>, key: &str, default: u32| match value {
-            Some(0) => Err(invalid(key, "must be at least 1".into())),
-            Some(value) => Ok(value),
-            None => Ok(default),
+        let count = |value: Option<u32>, key: &str, default: u32| {
+            count_setting(value, default).map_err(|m| invalid(key, m.into()))
         };
         let limits = Limits::default();
         let services = ServiceDefaults::default();

@@ -1,4 +1,4 @@
-//! The units berth.toml writes durations and sizes in.
+//! The units berth.toml writes durations, sizes and counts in.
 
 use std::time::Duration;
 
@@ -55,4 +55,12 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     number
         .checked_mul(factor)
         .ok_or_else(|| format!("`{text}` is too large"))
+}
+/// A count setting: its default when absent, and at least one.
+pub fn count_setting(value: Option<u32>, default: u32) -> Result<u32, &'static str> {
+    match value {
+        Some(0) => Err("must be at least 1"),
+        Some(value) => Ok(value),
+        None => Ok(default),
+    }
 }

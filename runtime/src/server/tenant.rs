@@ -180,7 +180,6 @@ impl Tenant {
                 "tenant `{}` already runs {} calls at once, its quota",
                 self.name, self.quota.calls
             ))
-            .with_status(axum::http::StatusCode::TOO_MANY_REQUESTS)
         })
     }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::policy::{Policy, parse_size};
+use crate::policy::{Policy, count_setting, parse_size};
 
 /// The shortest token accepted: a guessable token is no authentication.
 const MIN_TOKEN_LENGTH: usize = 16;
@@ -158,12 +158,9 @@ pub fn load(path: &Path, server_policy: &Arc<Policy>) -> Result<Vec<TenantConfig
             None => server_policy.clone(),
         };
         let defaults = Quota::default();
-        let count = |value: Option<u32>, key: &str, default: u32| match value {
-            Some(0) => Err(invalid(format!(
-                "tenant `{name}`: quota.{key} must be at least 1"
-            ))),
-            Some(value) => Ok(value),
-            None => Ok(default),
+        let count = |value: Option<u32>, key: &str, default: u32| {
+            count_setting(value, default)
+                .map_err(|m| invalid(format!("tenant `{name}`: quota.{key} {m}")))
         };
         let quota = Quota {
             calls: count(entry.quota.calls, "calls", defaults.calls)?,
