@@ -534,6 +534,14 @@ async fn hostile_functions_end_in_clear_errors_and_the_server_serves_on() {
             "not-allowed",
             "may not reach `10.0.0.1`",
         ),
+        // The server's own loopback is no tenant's unless its berth.toml names it.
+        (
+            "reach-host",
+            json!({"host": "127.0.0.1", "port": 80}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-allowed",
+            "may not reach `127.0.0.1`: berth.toml [host] services allows none",
+        ),
         (
             "open-host-directory",
             json!({"path": "/etc"}),

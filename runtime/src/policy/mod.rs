@@ -174,6 +174,8 @@ impl Default for ContainerLimits {
 pub struct HostAccess {
     /// Glob patterns of the host names and addresses `host.service` may reach.
     services: Vec<glob::Pattern>,
+    /// Whether the berth.toml named the services (else they are the loopback default).
+    services_written: bool,
     /// Canonical roots `host.directory` may read below.
     pub directories: Vec<PathBuf>,
     /// Whether `up` may publish a service on the host's ports.
@@ -194,9 +196,24 @@ impl HostAccess {
                 .iter()
                 .map(|p| glob::Pattern::new(p))
                 .collect::<Result<_, _>>()?,
+            services_written: false,
             directories: Vec::new(),
             up,
         })
+    }
+
+    /// This access for a tenant of `berth serve`: the loopback default is
+    /// dropped, since the server's own local services are not a tenant's to
+    /// reach; services a berth.toml names are kept.
+    pub fn for_tenant(&self) -> HostAccess {
+        HostAccess {
+            services: if self.services_written {
+                self.services.clone()
+            } else {
+                Vec::new()
+            },
+            ..self.clone()
+        }
     }
 
     /// Refuses a host `host.service` may not reach, saying what it may.
@@ -366,8 +383,11 @@ impl ConfigFile {
         let host = match self.host.services {
             Some(patterns) => {
                 let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
-                HostAccess::new(&patterns, self.host.up.unwrap_or(host.up))
-                    .map_err(|e| invalid("host.services", e.to_string()))?
+                HostAccess {
+                    services_written: true,
+                    ..HostAccess::new(&patterns, self.host.up.unwrap_or(host.up))
+                        .map_err(|e| invalid("host.services", e.to_string()))?
+                }
             }
             None => HostAccess {
                 up: self.host.up.unwrap_or(host.up),
@@ -482,6 +502,17 @@ mod tests {
             let err = parse(text).unwrap_err().to_string();
             assert!(err.contains(key), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn tenants_reach_no_host_service_unless_one_is_named() {
+        let default = parse("").unwrap().host.for_tenant();
+        assert!(default.check_service("127.0.0.1").is_err());
+        let named = parse("[host]\nservices = [\"127.0.0.1\"]\n")
+            .unwrap()
+            .host
+            .for_tenant();
+        assert!(named.check_service("127.0.0.1").is_ok());
     }
 
     #[test]

@@ -157,6 +157,10 @@ pub fn load(path: &Path, server_policy: &Arc<Policy>) -> Result<Vec<TenantConfig
             })?),
             None => server_policy.clone(),
         };
+        let policy = Arc::new(Policy {
+            host: policy.host.for_tenant(),
+            ..(*policy).clone()
+        });
         let defaults = Quota::default();
         let count = |value: Option<u32>, key: &str, default: u32| {
             count_setting(value, default)
