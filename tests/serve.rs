@@ -242,6 +242,10 @@ async fn a_tenant_uploads_lists_and_calls_its_own_plugins_and_no_one_elses() {
     assert_eq!(others, json!([]));
     let (status, body) = served.get("/v1/plugins/hello", Some(BETA)).await;
     assert_eq!((status, kind(&body)), (StatusCode::NOT_FOUND, "not-found"));
+    assert_eq!(
+        body["error"]["message"],
+        "no plugin hello is installed; GET /v1/plugins lists them"
+    );
     let (status, _) = served
         .call(BETA, "hello", "hello", json!({"name": "b"}))
         .await;
@@ -273,6 +277,10 @@ async fn a_tenant_uploads_lists_and_calls_its_own_plugins_and_no_one_elses() {
     assert_eq!(
         (status, kind(&body)),
         (StatusCode::BAD_REQUEST, "invalid-argument")
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "`hello` needs the argument `name` (string)"
     );
     let (status, body) = served
         .call(ALPHA, "hello", "hello", json!({"name": 3}))

@@ -97,7 +97,17 @@ impl From<store::Error> for ApiError {
             store::Error::Invalid(e) => return ApiError::from(e),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
-        ApiError::new(status, kind, error.to_string())
+        // The CLI's advice (`berth plugin list`, `--force`) means nothing here.
+        let message = match &error {
+            store::Error::NotInstalled { reference, .. } => {
+                format!("no plugin {reference} is installed; GET /v1/plugins lists them")
+            }
+            store::Error::VersionTaken { id, installed, new } => format!(
+                "{id} is already installed with another component ({installed}, this one is {new}); give it a new version, or delete the installed one first"
+            ),
+            other => other.to_string(),
+        };
+        ApiError::new(status, kind, message)
     }
 }
 
@@ -122,7 +132,37 @@ impl From<&wasm::Error> for ApiError {
             E::Trap { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "trap"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
-        ApiError::new(status, kind, error.to_string())
+        ApiError::new(status, kind, api_message(error))
+    }
+}
+
+/// The error as an API caller reads it: arguments are JSON fields here, not
+/// the CLI's `--flags`.
+fn api_message(error: &wasm::Error) -> String {
+    use wasm::Error as E;
+    match error {
+        E::UnknownParameter {
+            function,
+            name,
+            valid,
+        } => format!(
+            "`{function}` has no parameter `{name}`; its parameters: {}",
+            if valid.is_empty() {
+                "none".to_string()
+            } else {
+                valid.join(", ")
+            }
+        ),
+        E::MissingParameter { function, name, ty } => {
+            format!("`{function}` needs the argument `{name}` ({ty})")
+        }
+        E::BadValue {
+            name,
+            value,
+            ty,
+            message,
+        } => format!("argument `{name}`: {value} is not a valid {ty}: {message}"),
+        other => other.to_string(),
     }
 }
 
