@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Output;
+use std::process::{Child, Command, Output, Stdio};
 
 use common::{TestSession, assert_clear_failure, nonce, plugin};
 
@@ -26,13 +26,28 @@ impl Store {
         }
     }
 
+    /// Runs berth with this store, Docker's configuration in `docker/` and
+    /// credential helpers from `bin/` (both under the store's folder).
     fn run(&self, args: &[&str]) -> Output {
+        let path = std::env::var("PATH").unwrap_or_default();
         self.session
             .berth()
             .env("BERTH_DATA_DIR", self.data.path())
+            .env("DOCKER_CONFIG", self.data.path().join("docker"))
+            .env(
+                "PATH",
+                format!("{}:{path}", self.data.path().join("bin").display()),
+            )
             .args(args)
             .output()
             .expect("berth runs")
+    }
+
+    /// Writes Docker's `config.json` for this store's berth runs.
+    fn docker_config(&self, json: &str) {
+        let dir = self.data.path().join("docker");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.json"), json).unwrap();
     }
 
     /// Runs berth, failing the test unless it succeeds; returns stdout.
@@ -424,4 +439,110 @@ fn push_raw(reference: &str, config_type: &str, component: &str, digest: &str) {
             Some(manifest),
         ))
         .expect("the local registry takes the push (run `cargo xtask test`, which starts it)");
+}
+
+/// A docker-registry of its own on a free loopback port that takes only
+/// `berth` / `s3cret` (htpasswd, bcrypt); stopped on drop.
+struct LoginRegistry {
+    child: Child,
+    address: String,
+    _dir: tempfile::TempDir,
+}
+
+impl LoginRegistry {
+    fn start() -> LoginRegistry {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        std::fs::write(dir.path().join("htpasswd"), format!("berth:{hash}\n")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .unwrap()
+            .port();
+        let address = format!("127.0.0.1:{port}");
+        let config = format!(
+            "version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\n\
+             http:\n  addr: {address}\nauth:\n  htpasswd:\n    realm: berth-test\n    path: {root}/htpasswd\n",
+            root = dir.path().display()
+        );
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry (cargo xtask test installs it)");
+        let registry = LoginRegistry {
+            child,
+            address,
+            _dir: dir,
+        };
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(&registry.address).is_ok() {
+                return registry;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!(
+            "docker-registry did not listen on {} within 30 s",
+            registry.address
+        );
+    }
+}
+
+impl Drop for LoginRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_registry_that_asks_for_a_login_takes_dockers_credentials() {
+    let registry = LoginRegistry::start();
+    let store = Store::new("store-login");
+    store.install("greet-rust", "greet", "1.0.0", &[]);
+    let target = format!("oci://{}/berth-test/greet", registry.address);
+
+    let anonymous = store.run(&["plugin", "push", "greet", &target]);
+    assert_clear_failure(
+        &anonymous,
+        &format!(
+            "berth found no credentials for {} in Docker's config.json",
+            registry.address
+        ),
+    );
+
+    // As `docker login` writes them: base64 of `berth:s3cret`.
+    store.docker_config(&format!(
+        r#"{{"auths": {{"{}": {{"auth": "YmVydGg6czNjcmV0"}}}}}}"#,
+        registry.address
+    ));
+    store.ok(&["plugin", "push", "greet", &target]);
+    store.ok(&["plugin", "remove", "greet"]);
+
+    // Through a credential helper, as Docker Desktop and cloud CLIs set up.
+    let bin = store.data.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-berth-test");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread server\necho '{\"Username\": \"berth\", \"Secret\": \"s3cret\"}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    store.docker_config(r#"{"credsStore": "berth-test"}"#);
+    store.ok(&["plugin", "install", &format!("{target}:1.0.0")]);
+    assert_eq!(
+        store.ok(&["call", "greet", "greet", "--name", "login"]),
+        "hello, login\n"
+    );
+
+    // Wrong credentials are the registry's refusal, named.
+    store.docker_config(&format!(
+        r#"{{"auths": {{"{}": {{"username": "berth", "password": "wrong"}}}}}}"#,
+        registry.address
+    ));
+    let refused = store.run(&["plugin", "install", &format!("{target}:1.0.0")]);
+    assert_clear_failure(&refused, &format!("pulling {target}:1.0.0 failed"));
 }

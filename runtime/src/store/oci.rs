@@ -197,11 +197,13 @@ fn registry_error(
     auth: &RegistryAuth,
     error: OciDistributionError,
 ) -> Error {
-    let mut message = error.to_string();
+    // Registries end their JSON bodies with a newline; keep the error one line.
+    let mut message = error.to_string().trim().replace('\n', " ");
     let unauthorized = matches!(
         error,
         OciDistributionError::AuthenticationFailure(_)
             | OciDistributionError::UnauthorizedError { .. }
+            | OciDistributionError::ServerError { code: 401, .. }
     );
     if unauthorized && *auth == RegistryAuth::Anonymous {
         message.push_str(&format!(
