@@ -104,28 +104,14 @@ fn digests_differ_for_different_pipelines() {
 /// tag wins and the other snapshot is left untagged. Session end removes it.
 #[test]
 fn a_snapshot_another_process_cached_first_is_removed_at_session_end() {
-    use std::sync::Arc;
-
-    use berth::backend::docker::DockerBackend;
-    use berth::pipeline::{Evaluator, ExecCache, Want};
-    use berth::progress::NoProgress;
-    use berth::services::ServiceManager;
-    use berth::session::Session;
+    use berth::pipeline::Want;
     use berth::spec::{ContainerSpec, Op};
 
     let guard = TestSession::uncached("lost-tag");
     let cache = tempfile::tempdir().unwrap();
-    let session = Arc::new(Session::with_id(
-        Arc::new(DockerBackend::new()),
-        guard.id.clone(),
-    ));
-    let evaluator = Evaluator::new(
-        session.clone(),
-        Default::default(),
-        ExecCache::new(cache.path().join("exec")),
-        Arc::new(NoProgress),
-    );
-    let services = ServiceManager::new(Arc::new(evaluator), Default::default());
+    let services =
+        common::in_process_services(&guard, &Default::default(), cache.path().join("exec"));
+    let session = services.evaluator().session().clone();
     let spec = ContainerSpec::new("berth.local/busybox:latest").with(Op::Exec(
         vec!["sh".into(), "-c".into(), format!("echo {} > /f", nonce())].into(),
     ));

@@ -6,12 +6,8 @@ mod common;
 
 use std::sync::{Arc, OnceLock};
 
-use berth::backend::docker::DockerBackend;
-use berth::pipeline::{Evaluator, ExecCache, Want};
+use berth::pipeline::Want;
 use berth::policy::Policy;
-use berth::progress::NoProgress;
-use berth::services::ServiceManager;
-use berth::session::Session;
 use berth::spec::{ContainerSpec, Op};
 use berth::wasm::{CallOutput, HostContext, OutputFormat, Plugin, Runtime};
 use common::{TestSession, nonce, root};
@@ -97,20 +93,11 @@ fn a_client_binds_every_languages_service() {
     let plugins = plugins();
     let guard = TestSession::new("languages-bind");
     let policy = Arc::new(Policy::load(Some(&root().join("berth.toml"))).expect("berth.toml"));
-    let session = Arc::new(Session::with_id(
-        Arc::new(DockerBackend::new()),
-        guard.id.clone(),
-    ));
-    let evaluator = Evaluator::new(
-        session.clone(),
-        policy.images.clone(),
-        ExecCache::new(test_cache().join("exec")),
-        Arc::new(NoProgress),
-    );
     let host = Arc::new(HostContext {
-        services: ServiceManager::new(Arc::new(evaluator), policy.services.clone()),
+        services: common::in_process_services(&guard, &policy, test_cache().join("exec")),
         policy,
     });
+    let session = host.services.evaluator().session().clone();
     let tokio = tokio::runtime::Runtime::new().unwrap();
 
     let bodies = tokio.block_on(async {

@@ -2,15 +2,9 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use berth::backend::docker::DockerBackend;
-use berth::pipeline::{Evaluator, ExecCache};
 use berth::policy::Policy;
-use berth::progress::NoProgress;
-use berth::services::ServiceManager;
-use berth::session::Session;
 use berth::spec::{ContainerSpec, ExposedPort, Op, Protocol, ServiceSpec};
 use common::{TestSession, assert_clear_failure, nonce, root, stderr};
 
@@ -405,17 +399,7 @@ fn a_long_lived_manager_keeps_no_slot_for_services_it_no_longer_runs() {
     let mut policy = Policy::load(Some(&root().join("berth.toml"))).expect("berth.toml");
     policy.services.grace = Duration::ZERO;
     let cache = tempfile::tempdir().unwrap();
-    let session = Arc::new(Session::with_id(
-        Arc::new(DockerBackend::new()),
-        guard.id.clone(),
-    ));
-    let evaluator = Evaluator::new(
-        session.clone(),
-        policy.images.clone(),
-        ExecCache::new(cache.path().join("exec")),
-        Arc::new(NoProgress),
-    );
-    let services = ServiceManager::new(Arc::new(evaluator), policy.services.clone());
+    let services = common::in_process_services(&guard, &policy, cache.path().join("exec"));
     let tag = nonce();
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let serving = ["httpd", "-f", "-p", "80"];
@@ -448,6 +432,7 @@ fn a_long_lived_manager_keeps_no_slot_for_services_it_no_longer_runs() {
             0,
             "stopped services keep no slot"
         );
+        let session = services.evaluator().session();
         session.end().await.expect("session end");
     });
     assert_eq!(guard.created_of_kind("service"), 4);

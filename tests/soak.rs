@@ -6,12 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use berth::backend::docker::DockerBackend;
-use berth::pipeline::{Evaluator, ExecCache};
 use berth::policy::Policy;
-use berth::progress::NoProgress;
-use berth::services::ServiceManager;
-use berth::session::Session;
 use berth::wasm::{CallOutput, HostContext, OutputFormat, Plugin, Runtime};
 use common::{TestSession, nonce, plugin, root};
 
@@ -53,18 +48,11 @@ fn five_hundred_sequential_and_two_hundred_concurrent_calls() {
     policy.limits.timeout = std::time::Duration::from_secs(600);
     let policy = Arc::new(policy);
     let cache = tempfile::tempdir().unwrap();
-    let backend = Arc::new(DockerBackend::new());
-    let session = Arc::new(Session::with_id(backend, guard.id.clone()));
-    let evaluator = Evaluator::new(
-        session.clone(),
-        policy.images.clone(),
-        ExecCache::new(cache.path().join("exec")),
-        Arc::new(NoProgress),
-    );
     let host = Arc::new(HostContext {
-        services: ServiceManager::new(Arc::new(evaluator), policy.services.clone()),
+        services: common::in_process_services(&guard, &policy, cache.path().join("exec")),
         policy,
     });
+    let session = host.services.evaluator().session().clone();
     let runtime = Runtime::new(cache.path()).unwrap();
     let plugin = Arc::new(runtime.load(&plugin("service-probes")).unwrap());
     let tag = nonce();

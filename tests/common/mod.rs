@@ -53,6 +53,27 @@ pids = 64
 up = false
 "#;
 
+/// berth as a library, for tests that drive it in-process: a service manager
+/// on the default bridge, whose evaluator runs in `guard`'s session on the
+/// real engine under `policy`, with the exec cache in `exec_dir`.
+pub fn in_process_services(
+    guard: &TestSession,
+    policy: &berth::policy::Policy,
+    exec_dir: PathBuf,
+) -> Arc<berth::services::ServiceManager> {
+    let session = Arc::new(berth::session::Session::with_id(
+        Arc::new(berth::backend::docker::DockerBackend::new()),
+        guard.id.clone(),
+    ));
+    let evaluator = berth::pipeline::Evaluator::new(
+        session,
+        policy.images.clone(),
+        berth::pipeline::ExecCache::new(exec_dir),
+        Arc::new(berth::progress::NoProgress),
+    );
+    berth::services::ServiceManager::new(Arc::new(evaluator), policy.services.clone())
+}
+
 /// A fresh value for making pipelines nobody ran before.
 pub fn nonce() -> String {
     let nanos = std::time::SystemTime::now()
