@@ -195,6 +195,19 @@ fn kind(body: &Value) -> &str {
     body["error"]["kind"].as_str().unwrap_or("")
 }
 
+/// Asserts an API error: its status, kind, and a part of its message.
+fn assert_api_error(
+    answer: &(StatusCode, Value),
+    status: StatusCode,
+    expected_kind: &str,
+    message: &str,
+) {
+    let (got, body) = answer;
+    assert_eq!((*got, kind(body)), (status, expected_kind), "{body}");
+    let text = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(text.contains(message), "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tokens_decide_who_is_calling_and_the_api_is_described() {
     let served = Served::start("serve-auth", "", "");
@@ -402,18 +415,12 @@ async fn quotas_bound_storage_calls_and_running_containers() {
 
     let (status, _) = served.upload(BETA, "hello", "1.0.0").await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, body) = served.upload(BETA, "greet-rust", "1.0.0").await;
-    assert_eq!(
-        (status, kind(&body)),
-        (StatusCode::PAYLOAD_TOO_LARGE, "quota"),
-        "{body}"
-    );
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("plugin storage quota"),
-        "{body}"
+    let answer = served.upload(BETA, "greet-rust", "1.0.0").await;
+    assert_api_error(
+        &answer,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "quota",
+        "plugin storage quota",
     );
     // The same component as another version is stored once, and counted once.
     let (status, body) = served.upload(BETA, "hello", "2.0.0").await;
@@ -454,7 +461,7 @@ async fn containers_running_at_once_are_bounded_per_tenant() {
     served
         .upload("delta-token-0123456789", "hostile", "1.0.0")
         .await;
-    let (status, body) = served
+    let answer = served
         .call(
             "delta-token-0123456789",
             "hostile",
@@ -462,17 +469,11 @@ async fn containers_running_at_once_are_bounded_per_tenant() {
             json!({"tag": nonce(), "count": 3}),
         )
         .await;
-    assert_eq!(
-        (status, kind(&body)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "limit-exceeded"),
-        "{body}"
-    );
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("2 containers are running at once already"),
-        "{body}"
+    assert_api_error(
+        &answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "limit-exceeded",
+        "2 containers are running at once already",
     );
     assert_eq!(served.session.created_of_kind("service"), 2);
 }
@@ -482,19 +483,14 @@ async fn hostile_functions_end_in_clear_errors_and_the_server_serves_on() {
     let served = Served::start("serve-hostile", "", "");
     served.upload(GAMMA, "hostile", "1.0.0").await;
     // A plugin declaring an image the tenant's policy refuses is refused at upload.
-    let (status, body) = served
+    let answer = served
         .upload_needing(GAMMA, "hostile", "2.0.0", "busybox,alpine")
         .await;
-    assert_eq!(
-        (status, kind(&body)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "not-allowed"),
-        "{body}"
-    );
-    assert!(
-        body["error"]["message"].as_str().unwrap().contains(
-            "hostile@2.0.0 needs an image tenant `gamma` may not use: image `alpine` is not allowed"
-        ),
-        "{body}"
+    assert_api_error(
+        &answer,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not-allowed",
+        "hostile@2.0.0 needs an image tenant `gamma` may not use: image `alpine` is not allowed",
     );
     let (_, listed) = served.get("/v1/plugins", Some(GAMMA)).await;
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
@@ -566,16 +562,8 @@ async fn hostile_functions_end_in_clear_errors_and_the_server_serves_on() {
         ),
     ];
     for (function, args, status, expected_kind, message) in cases {
-        let (got, body) = served.call(GAMMA, "hostile", function, args).await;
-        assert_eq!(
-            (got, kind(&body)),
-            (status, expected_kind),
-            "{function}: {body}"
-        );
-        assert!(
-            body["error"]["message"].as_str().unwrap().contains(message),
-            "{function}: {body}"
-        );
+        let answer = served.call(GAMMA, "hostile", function, args).await;
+        assert_api_error(&answer, status, expected_kind, message);
     }
     let (_, read) = served
         .call(
