@@ -755,7 +755,7 @@ async fn a_call_past_its_deadline_leaves_no_step_running() {
         ])
     };
     let mut left = steps();
-    for _ in 0..100 {
+    for _ in 0..300 {
         if left.trim().is_empty() {
             break;
         }
