@@ -8,6 +8,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+use common::engine_proxy::{EngineProxy, Fault, Misbehaviour};
 use common::{STRICT_POLICY, TestSession, docker, nonce, plugin, root};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -19,6 +20,8 @@ const GAMMA: &str = "gamma-token-0123456789";
 /// A running `berth serve`, stopped with SIGTERM on drop (and checked to exit 0).
 struct Served {
     child: Child,
+    /// Whether [`Served::stop`] ran.
+    stopped: bool,
     url: String,
     _dir: tempfile::TempDir,
     client: reqwest::Client,
@@ -28,6 +31,11 @@ struct Served {
 impl Served {
     /// Serves alpha, beta and gamma, plus any `extra` tenants file text.
     fn start(test: &str, beta_quota: &str, extra: &str) -> Served {
+        Served::start_on(test, beta_quota, extra, None)
+    }
+
+    /// [`Served::start`] on the engine behind `engine` (the real one when `None`).
+    fn start_on(test: &str, beta_quota: &str, extra: &str, engine: Option<&EngineProxy>) -> Served {
         // reqwest is built here without a default TLS provider; ring is the one in the tree.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::new();
@@ -42,8 +50,11 @@ impl Served {
         );
         let tenants_file = dir.path().join("tenants.toml");
         std::fs::write(&tenants_file, tenants).unwrap();
-        let child = session
-            .berth()
+        let mut command = session.berth();
+        if let Some(engine) = engine {
+            command.env("DOCKER_HOST", engine.docker_host());
+        }
+        let child = command
             .env("BERTH_DATA_DIR", dir.path().join("data"))
             .arg("serve")
             .arg("--tenants")
@@ -56,6 +67,7 @@ impl Served {
         // Built before anything can fail, so that a failure still stops the server.
         let mut served = Served {
             child,
+            stopped: false,
             url: String::new(),
             _dir: dir,
             client,
@@ -89,6 +101,34 @@ impl Served {
 
     async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
         answer(self.request(reqwest::Method::GET, path, token)).await
+    }
+
+    /// SIGTERM, then the server must exit 0 within a bound (every tenant's
+    /// call deadline here is at most 30 s, and the grace period 5 s more).
+    fn stop(&mut self) {
+        if self.stopped {
+            return;
+        }
+        self.stopped = true;
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+        let status = loop {
+            match self.child.try_wait().expect("berth serve's status") {
+                Some(status) => break Some(status),
+                None if std::time::Instant::now() > deadline => break None,
+                None => std::thread::sleep(std::time::Duration::from_millis(100)),
+            }
+        };
+        if status.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if !std::thread::panicking() {
+            let status = status.expect("berth serve exits within 90 s of SIGTERM");
+            assert!(status.success(), "berth serve exited with {status}");
+        }
     }
 
     /// Uploads a built plugin that declares it needs busybox.
@@ -136,28 +176,8 @@ impl Served {
 }
 
 impl Drop for Served {
-    /// SIGTERM, then the server must exit 0 within a bound (every tenant's
-    /// call deadline here is at most 30 s, and the grace period 5 s more).
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
-        let status = loop {
-            match self.child.try_wait().expect("berth serve's status") {
-                Some(status) => break Some(status),
-                None if std::time::Instant::now() > deadline => break None,
-                None => std::thread::sleep(std::time::Duration::from_millis(100)),
-            }
-        };
-        if status.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        if !std::thread::panicking() {
-            let status = status.expect("berth serve exits within 90 s of SIGTERM");
-            assert!(status.success(), "berth serve exited with {status}");
-        }
+        self.stop();
     }
 }
 
@@ -784,4 +804,43 @@ async fn a_stalled_upload_does_not_keep_the_server_from_stopping() {
         .await
         .unwrap();
     drop(stalled);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_network_the_engine_keeps_for_a_stale_endpoint_is_told_not_failed() {
+    // The engine refuses every network removal as Docker 20.10 does when it
+    // keeps the endpoint of a container it already removed.
+    let engine = EngineProxy::start(vec![Fault {
+        method: "DELETE",
+        path: "/networks/",
+        misbehaviour: Misbehaviour::Answer(
+            403,
+            "error while removing network: network berth-tenant id 0 has active endpoints",
+        ),
+        times: usize::MAX,
+    }]);
+    let served = Served::start_on("serve-stale", "", "", Some(&engine));
+    served.upload(ALPHA, "hello", "1.0.0").await;
+    let (status, _) = served
+        .call(ALPHA, "hello", "echo", json!({"msg": nonce()}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // SIGTERM: every container goes, and the server exits 0, telling of the network.
+    let served = tokio::task::spawn_blocking(move || {
+        let mut served = served;
+        served.stop();
+        served
+    })
+    .await
+    .unwrap();
+    assert!(engine.fired(0) > 0);
+    let filter = format!("label=berth.session={}", served.session.id);
+    assert_eq!(docker(&["ps", "-aq", "--filter", &filter]), "");
+    let networks = docker(&["network", "ls", "-q", "--filter", &filter]);
+    assert_eq!(
+        networks.lines().count(),
+        1,
+        "the tenant network the engine kept"
+    );
+    docker(&["network", "rm", networks.trim()]);
 }

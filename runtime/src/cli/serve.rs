@@ -45,6 +45,12 @@ impl ServeArgs {
                 );
                 Ok(ExitCode::SUCCESS)
             }
+            Teardown::StaleNetwork => {
+                eprintln!(
+                    "berth: stopped; every container is removed, but the engine keeps a stale endpoint on a tenant network (see the warning above), which blocks removing it until the engine restarts"
+                );
+                Ok(ExitCode::SUCCESS)
+            }
             Teardown::Incomplete => {
                 eprintln!(
                     "berth: stopped, but the engine kept some containers or networks (see the warnings above); `berth gc` removes them"

@@ -25,11 +25,14 @@ pub use error::ApiError;
 pub use tenant::Tenant;
 pub use tenants::{Quota, TenantConfig, TenantsError};
 
-/// How a server's teardown went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a server's teardown went, from best to worst.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Teardown {
     /// Every container and network the tenants made is removed.
     Complete,
+    /// Every container is removed, but the engine keeps a stale endpoint on
+    /// a tenant network, which blocks its removal until the engine restarts.
+    StaleNetwork,
     /// The engine refused to remove something; the log says what.
     Incomplete,
 }
@@ -104,9 +107,7 @@ impl Server {
         };
         let mut teardown = Teardown::Complete;
         for tenant in &self.state.tenants {
-            if !tenant.shut_down().await {
-                teardown = Teardown::Incomplete;
-            }
+            teardown = teardown.max(tenant.shut_down().await);
         }
         served.map(|()| teardown)
     }
