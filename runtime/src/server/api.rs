@@ -185,13 +185,17 @@ async fn remove(
     Ok(Json(tenant.remove(&reference(&plugin)?)?))
 }
 
-#[instrument(skip_all, fields(tenant = %tenant.name, plugin = %plugin, function = %function))]
+#[instrument(skip_all, fields(tenant = %tenant.name, plugin = tracing::field::Empty, function = tracing::field::Empty))]
 async fn call(
     State(state): State<Arc<ServerState>>,
     Caller(tenant): Caller,
-    Path((plugin, function)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    let Path((plugin, function)) = path?;
+    let span = tracing::Span::current();
+    span.record("plugin", plugin.as_str());
+    span.record("function", function.as_str());
     let _call = tenant.admit_call()?;
     let body = read_body(body, MAX_ARGUMENT_BYTES).await?;
     let args: Map<String, Value> = if body.is_empty() {

@@ -105,11 +105,65 @@ impl Server {
                 Ok(())
             }
         };
-        let mut teardown = Teardown::Complete;
-        for tenant in &self.state.tenants {
-            teardown = teardown.max(tenant.shut_down().await);
-        }
+        let teardown = self.tear_down().await;
         served.map(|()| teardown)
+    }
+
+    /// Removes every container the server made, then each tenant's network.
+    ///
+    /// A container whose removal another task began (a service's grace stop)
+    /// can still hold an endpoint when the session's end returns; the engine
+    /// then refuses the network, so both are tried again for a few seconds.
+    async fn tear_down(&self) -> Teardown {
+        const ATTEMPTS: u32 = 20;
+        // Every tenant's session has the server's id: ending one ends all.
+        let Some(session) = self.state.tenants.first().map(|t| t.session().clone()) else {
+            return Teardown::Complete;
+        };
+        let mut networks: Vec<&Arc<Tenant>> = self.state.tenants.iter().collect();
+        let mut attempt = 1;
+        loop {
+            let containers = session.end().await;
+            if let Err(e) = &containers {
+                tracing::warn!(error = %e, "could not remove the tenants' containers");
+            }
+            let mut refused = Vec::new();
+            for tenant in networks {
+                if let Err(e) = tenant.remove_network().await {
+                    refused.push((tenant, e));
+                }
+            }
+            if refused.is_empty() {
+                return if containers.is_ok() {
+                    Teardown::Complete
+                } else {
+                    Teardown::Incomplete
+                };
+            }
+            if attempt < ATTEMPTS {
+                tracing::debug!(
+                    networks = refused.len(),
+                    "tenant networks still in use; trying again"
+                );
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                networks = refused.into_iter().map(|(tenant, _)| tenant).collect();
+                attempt += 1;
+                continue;
+            }
+            let mut teardown = Teardown::StaleNetwork;
+            for (tenant, e) in refused {
+                // Docker 20.10 can keep the endpoint of a container it has
+                // removed, after heavy churn on one network: with every
+                // container gone, that is the only thing holding it.
+                if containers.is_ok() && e.to_string().contains("has active endpoints") {
+                    tracing::warn!(tenant = %tenant.name, error = %e, "the engine keeps a stale endpoint on the tenant's network; it goes when the engine restarts");
+                } else {
+                    tracing::warn!(tenant = %tenant.name, error = %e, "could not remove the tenant's network");
+                    teardown = Teardown::Incomplete;
+                }
+            }
+            return teardown;
+        }
     }
 
     /// How long requests in flight may run on after the shutdown signal: the

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::Teardown;
 use super::error::ApiError;
 use super::tenants::{Quota, TenantConfig};
 use crate::backend::{ContainerBackend, LABEL_KIND};
@@ -189,40 +188,13 @@ impl Tenant {
         &self.host
     }
 
-    /// Removes every container the server made, then the tenant's network.
-    ///
-    /// A container whose removal another task began (a service's grace stop)
-    /// can still hold an endpoint when the session's end returns; the engine
-    /// then refuses the network, so both are tried again for a few seconds.
-    pub async fn shut_down(&self) -> Teardown {
-        const ATTEMPTS: u32 = 20;
-        let mut attempt = 1;
-        loop {
-            let containers = self.session.end().await;
-            if let Err(e) = &containers {
-                tracing::warn!(tenant = %self.name, error = %e, "could not remove the tenant's containers");
-            }
-            let network = self.host.services.remove_network().await;
-            match network {
-                Ok(()) if containers.is_ok() => return Teardown::Complete,
-                Ok(()) => return Teardown::Incomplete,
-                Err(e) if attempt < ATTEMPTS => {
-                    tracing::debug!(tenant = %self.name, error = %e, "the network is still in use; trying again");
-                    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                    attempt += 1;
-                }
-                // Docker 20.10 can keep the endpoint of a container it has
-                // removed, after heavy churn on one network: with every
-                // container gone, that is the only thing holding it.
-                Err(e) if containers.is_ok() && e.to_string().contains("has active endpoints") => {
-                    tracing::warn!(tenant = %self.name, error = %e, "the engine keeps a stale endpoint on the tenant's network; it goes when the engine restarts");
-                    return Teardown::StaleNetwork;
-                }
-                Err(e) => {
-                    tracing::warn!(tenant = %self.name, error = %e, "could not remove the tenant's network");
-                    return Teardown::Incomplete;
-                }
-            }
-        }
+    /// The tenant's session: the server's, with the tenant's running-containers cap.
+    pub(super) fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    /// Removes the tenant's network.
+    pub(super) async fn remove_network(&self) -> Result<(), crate::pipeline::Error> {
+        self.host.services.remove_network().await
     }
 }
