@@ -141,3 +141,52 @@ fn a_snapshot_another_process_cached_first_is_removed_at_session_end() {
     });
     // The session guard asserts that no untagged snapshot of the session is left.
 }
+
+/// A step another process kept first, under the name this process would
+/// give it, keeps that process's snapshot: retagging would leave it unnamed
+/// after its session may have ended. This process uses it and removes its own.
+#[test]
+fn a_step_kept_first_elsewhere_keeps_the_first_snapshot() {
+    use berth::pipeline::Want;
+    use berth::spec::{ContainerSpec, Op};
+
+    let first = TestSession::uncached("kept-first");
+    let second = TestSession::uncached("kept-second");
+    let cache = tempfile::tempdir().unwrap();
+    let spec = ContainerSpec::new("berth.local/busybox:latest").with(Op::Exec(
+        vec!["sh".into(), "-c".into(), format!("echo {} > /f", nonce())].into(),
+    ));
+    let evaluate = |guard: &TestSession| {
+        // One cache folder, so one name for the step's snapshot.
+        let services =
+            common::in_process_services(guard, &Default::default(), cache.path().join("exec"));
+        tokio::runtime::Runtime::new().unwrap().block_on(async {
+            let evaluation = services
+                .evaluate(&spec, Want::Filesystem)
+                .await
+                .expect("the step runs");
+            services
+                .evaluator()
+                .session()
+                .end()
+                .await
+                .expect("session end");
+            evaluation.image
+        })
+    };
+    let kept = evaluate(&first);
+    // The second process finds no record (as if it raced the first), runs
+    // the step, and finds the name taken.
+    std::fs::remove_dir_all(cache.path().join("exec")).unwrap();
+    assert_eq!(
+        evaluate(&second),
+        kept,
+        "the first snapshot is the one kept"
+    );
+    assert!(
+        first.leftovers().is_empty(),
+        "the first snapshot keeps its name"
+    );
+    assert_eq!(second.created_of_kind("step"), 1);
+    common::docker(&["rmi", "-f", &kept.0]);
+}

@@ -148,8 +148,12 @@ pub trait ContainerBackend: Send + Sync {
     async fn image_exists(&self, image: &ImageId) -> Result<bool, Error>;
 
     /// Names `image` as kept by an exec cache, so that orphan reaping, which
-    /// removes the unnamed images of dead berth processes, leaves it.
-    async fn keep_image(&self, image: &ImageId, kept: &KeptImage) -> Result<(), Error>;
+    /// removes the unnamed images of dead berth processes, leaves it; returns
+    /// the image kept. When another process kept the same step under that
+    /// name first, its image stays kept (taking the name would leave it
+    /// unnamed, after its own session may have ended), `image` is removed,
+    /// and the other image is returned.
+    async fn keep_image(&self, image: &ImageId, kept: &KeptImage) -> Result<ImageId, Error>;
 
     /// Runs one exec step to completion and removes its container.
     async fn run_step(&self, step: &StepRun<'_>) -> Result<StepOutput, Error>;

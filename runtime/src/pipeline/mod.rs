@@ -328,7 +328,7 @@ impl Evaluator {
             network: network.as_ref(),
             snapshot,
         };
-        let output = match self.backend().run_step(&run).await {
+        let mut output = match self.backend().run_step(&run).await {
             Ok(output) => output,
             Err(backend::Error::DependencyExited {
                 container,
@@ -354,9 +354,11 @@ impl Evaluator {
         task.finish(&format!("exit {}", output.exit_code));
         if output.exit_code == 0 {
             if let Some(snapshot) = &output.snapshot {
-                self.backend()
+                let kept = self
+                    .backend()
                     .keep_image(snapshot, &self.cache.kept_image(&key))
                     .await?;
+                output.snapshot = Some(kept);
             }
             self.cache.put(&key, &output)?;
         } else {

@@ -33,16 +33,24 @@ impl DockerBackend {
         &self,
         image: &ImageId,
         kept: &KeptImage,
-    ) -> Result<(), Error> {
+    ) -> Result<ImageId, Error> {
+        let name = format!("{}:{}", kept.repository, kept.tag);
+        if let Some(existing) = self.local_image_id(&name).await?
+            && existing != *image
+        {
+            // Ours is of this process alone: its step container is gone.
+            self.remove_image_with(self.client().await?, &image.0).await;
+            return Ok(existing);
+        }
         let options = TagImageOptions {
             repo: Some(kept.repository.clone()),
             tag: Some(kept.tag.clone()),
         };
-        self.request(
-            format!("tagging {} as {}:{}", image.0, kept.repository, kept.tag),
-            |docker| docker.tag_image(&image.0, Some(options.clone())),
-        )
-        .await
+        self.request(format!("tagging {} as {name}", image.0), |docker| {
+            docker.tag_image(&image.0, Some(options.clone()))
+        })
+        .await?;
+        Ok(image.clone())
     }
 
     /// Removes images that no container uses (exec-cache snapshots); returns how many went.

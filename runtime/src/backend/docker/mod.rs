@@ -239,7 +239,7 @@ impl ContainerBackend for DockerBackend {
         self.image_exists_impl(image).await
     }
 
-    async fn keep_image(&self, image: &ImageId, kept: &KeptImage) -> Result<(), Error> {
+    async fn keep_image(&self, image: &ImageId, kept: &KeptImage) -> Result<ImageId, Error> {
         self.keep_image_impl(image, kept).await
     }
 
