@@ -102,7 +102,8 @@ pub fn new_id() -> String {
         .unwrap_or_else(random_id)
 }
 
-fn random_id() -> String {
+/// Twelve random hex digits.
+pub(crate) fn random_id() -> String {
     let mut bytes = [0u8; 6];
     // Without OS randomness, the pid and the clock still keep concurrent runs apart.
     if getrandom::fill(&mut bytes).is_err() {

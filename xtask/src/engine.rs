@@ -1,41 +1,124 @@
-//! The Docker engine the tests and the demo run on.
+//! The Docker engine the tests and the demo run on, and what a fresh Debian
+//! machine lacks for them.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
+
+/// What the demo needs: `(a file or command that shows it is there, its Debian package)`.
+pub const DEMO_PACKAGES: &[(&str, &str)] = &[
+    ("dockerd", "docker.io"),
+    ("debootstrap", "debootstrap"),
+    ("/bin/busybox", "busybox-static"),
+];
+
+/// What the tests need besides: the registry the pull tests push to, and
+/// the second engine they run on.
+pub const TEST_PACKAGES: &[(&str, &str)] = &[
+    ("docker-registry", "docker-registry"),
+    ("podman", "podman"),
+    ("ip", "iproute2"),
+    ("iptables", "iptables"),
+    ("curl", "curl"),
+];
+
+/// Installs the packages of `wanted` whose command or file is missing, with apt.
+pub fn install_missing(wanted: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(probe, _)| !present(probe))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {}", missing.join(" "));
+    crate::run(Command::new("apt-get").args(["update", "-qq"]))?;
+    crate::run(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-qq"])
+            .args(&missing),
+    )
+}
+
+/// Whether `probe` (an absolute path, or a command on PATH) is there.
+fn present(probe: &str) -> bool {
+    if probe.starts_with('/') {
+        return Path::new(probe).exists();
+    }
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| dir.join(probe).is_file())
+            || ["/usr/sbin", "/sbin"]
+                .iter()
+                .any(|dir| Path::new(dir).join(probe).is_file())
+    })
+}
 
 /// Starts Debian's dockerd in the background when no engine answers.
+///
+/// Under `CI=true` the engine's network state goes first (the `docker0` link
+/// and the network store), so that every CI run meets a first-start engine,
+/// as a new machine does: its default bridge states no gateway.
 pub fn ensure_running() -> Result<()> {
-    if answers() {
+    if answers(None) {
         return Ok(());
     }
     if std::env::var_os("DOCKER_HOST").is_some() {
         bail!("no Docker engine answers at DOCKER_HOST; start it, or unset DOCKER_HOST");
     }
-    if Command::new("dockerd").arg("--version").output().is_err() {
-        bail!(
-            "no Docker engine answers and dockerd is not installed: apt-get install -y docker.io"
-        );
+    install_missing(DEMO_PACKAGES)?;
+    if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+        forget_network_state()?;
     }
     eprintln!("xtask: starting dockerd");
     let log = std::fs::File::create("/tmp/berth-dockerd.log")?;
     Command::new("dockerd")
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log))
-        .spawn()?;
+        .spawn()
+        .context("starting dockerd")?;
+    wait_until_answering(None, "dockerd", "/tmp/berth-dockerd.log")
+}
+
+/// Removes what a dockerd that ran before remembers of its networks.
+fn forget_network_state() -> Result<()> {
+    eprintln!("xtask: removing the engine's network state, for a first start");
+    // Absent on a machine whose engine never ran: nothing to remove.
+    let _ = Command::new("ip")
+        .args(["link", "delete", "docker0"])
+        .stderr(Stdio::null())
+        .status();
+    match std::fs::remove_file("/var/lib/docker/network/files/local-kv.db") {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).context("removing /var/lib/docker/network/files/local-kv.db")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Waits a minute at most for the engine at `host` (the default one when
+/// `None`) to answer.
+pub fn wait_until_answering(host: Option<&str>, what: &str, log: &str) -> Result<()> {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(60) {
-        if answers() {
+        if answers(host) {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    bail!("dockerd did not answer within 60s; see /tmp/berth-dockerd.log")
+    bail!("{what} did not answer within 60s; see {log}")
 }
 
-fn answers() -> bool {
-    Command::new("docker")
+/// Whether the engine at `host` (the default one when `None`) answers.
+pub fn answers(host: Option<&str>) -> bool {
+    let mut docker = Command::new("docker");
+    if let Some(host) = host {
+        docker.env("DOCKER_HOST", host);
+    }
+    docker
         .args(["version", "--format", "{{.Server.Version}}"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -51,13 +134,7 @@ pub fn ensure_registry() -> Result<()> {
     if std::net::TcpStream::connect(REGISTRY).is_ok() {
         return Ok(());
     }
-    if Command::new("docker-registry")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        crate::run(Command::new("apt-get").args(["install", "-y", "docker-registry"]))?;
-    }
+    install_missing(&[("docker-registry", "docker-registry")])?;
     let dir = crate::root().join("target/registry");
     std::fs::create_dir_all(dir.join("data"))?;
     let config = dir.join("config.yml");

@@ -34,6 +34,13 @@ const DEBIAN_IMAGES: &[DebianImage] = &[
 /// The label that marks images xtask built (and `berth gc` leaves alone).
 const BASE_LABEL: &str = "berth.base=true";
 
+/// Every local image, for copying to the other engines the tests run on.
+pub fn all() -> Vec<&'static str> {
+    std::iter::once(BUSYBOX)
+        .chain(DEBIAN_IMAGES.iter().map(|image| image.tag))
+        .collect()
+}
+
 pub fn build_missing() -> Result<()> {
     let work = root().join("target/images");
     std::fs::create_dir_all(&work)?;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod engine;
+mod engines;
 mod fuzz;
 mod images;
 mod languages;
@@ -19,7 +20,8 @@ commands:
                   (greet-python, greet-js and greet-c install their toolchains first)
   images          build the local base images (busybox, python, mariadb) when missing
   demo            set everything up and call a plugin function that runs a container
-  test            set everything up and run every test
+  test            set everything up and run every test, then the engine suite on a
+                  dockerd berth cannot route to and on Podman
   bench           set everything up, measure, and write BENCHMARKS.md
   fuzz [SECONDS]  run each fuzz target under fuzz/ for SECONDS (default 60)";
 
@@ -69,10 +71,14 @@ fn cargo() -> Command {
 }
 
 fn set_up() -> Result<()> {
+    engine::install_missing(engine::DEMO_PACKAGES)?;
     plugins::build()?;
     engine::ensure_running()?;
     images::build_missing()
 }
+
+/// The tests that run on every engine, not only the local dockerd.
+const ENGINE_SUITE: &[&str] = &["services", "host_networking", "pipelines"];
 
 fn demo() -> Result<()> {
     set_up()?;
@@ -90,16 +96,50 @@ fn demo() -> Result<()> {
 }
 
 fn test() -> Result<()> {
+    engine::install_missing(engine::TEST_PACKAGES)?;
     set_up()?;
     engine::ensure_registry()?;
-    run(cargo().args([
-        "test",
-        "--workspace",
+    let local = cargo_test(None, &[]);
+    let mut failed: Vec<String> = local
+        .err()
+        .map(|e| format!("local dockerd: {e}"))
+        .into_iter()
+        .collect();
+    for start in [engines::ensure_namespaced, engines::ensure_podman] {
+        let ran = start().and_then(|engine| {
+            engines::copy_images(engine, &images::all())?;
+            eprintln!(
+                "xtask: the engine suite on the {} engine ({})",
+                engine.name, engine.host
+            );
+            cargo_test(Some(engine.host), ENGINE_SUITE).with_context(|| engine.name)
+        });
+        if let Err(e) = ran {
+            failed.push(format!("{e:#}"));
+        }
+    }
+    if !failed.is_empty() {
+        bail!("tests failed: {}", failed.join("; "));
+    }
+    Ok(())
+}
+
+/// `cargo test` of the workspace, or of the integration tests `only`, on
+/// the engine at `host` (the default one when `None`).
+fn cargo_test(host: Option<&str>, only: &[&str]) -> Result<()> {
+    let mut command = cargo();
+    command.arg("test");
+    if only.is_empty() {
         // The benchmarks' comparison tools are not needed to test berth.
-        "--exclude",
-        "berth-bench",
-        "--no-fail-fast",
-        "--",
-        "--test-threads=4",
-    ]))
+        command.args(["--workspace", "--exclude", "berth-bench"]);
+    } else {
+        command.args(["--package", "berth"]);
+        for test in only {
+            command.args(["--test", test]);
+        }
+    }
+    if let Some(host) = host {
+        command.env("DOCKER_HOST", host);
+    }
+    run(command.args(["--no-fail-fast", "--", "--test-threads=4"]))
 }

@@ -42,6 +42,24 @@ pub enum Error {
     )]
     ContainerRemoved { what: String, container: String },
 
+    /// Nothing accepted a connection to a service's port (yet).
+    #[error("nothing answers at {address}: {detail}")]
+    PortClosed { address: String, detail: String },
+
+    /// The containers of a network reach none of this host's addresses, so
+    /// host services cannot be carried to them.
+    #[error(
+        "containers on network {network} reach this host at none of its addresses ({}); host services need a route from the engine's containers to this host",
+        tried.join(", ")
+    )]
+    HostUnreachable { network: String, tried: Vec<String> },
+
+    /// The relay berth runs where it cannot dial containers has no image it can use.
+    #[error(
+        "berth's relay image `{image}` cannot run: {message}; it is what reaches services on an engine whose container addresses do not route from here: set [engine] relay_image in berth.toml to an image with sh, sleep and busybox's nc that the engine has or can pull"
+    )]
+    RelayImage { image: String, message: String },
+
     /// The engine refused a request; `message` is its own words.
     #[error("{action}: the engine answered {status}: {message}")]
     Engine {

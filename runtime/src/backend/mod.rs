@@ -8,8 +8,13 @@ pub mod docker;
 mod error;
 mod labels;
 mod remove_on_drop;
+mod settings;
+
+use std::net::{IpAddr, SocketAddr};
 
 use async_trait::async_trait;
+use ipnet::IpNet;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::spec::{NewFile, RunConfig};
 
@@ -17,6 +22,7 @@ pub use error::Error;
 pub(crate) use error::is_exec_failure;
 pub use labels::{LABEL_DIGEST, LABEL_KIND, LABEL_MANAGED, LABEL_PID, LABEL_SESSION, Labels};
 pub use remove_on_drop::RemoveOnDrop;
+pub use settings::{ContainerLimits, DEFAULT_RELAY_IMAGE, DEFAULT_REQUEST_TIMEOUT, Reachability};
 
 /// An engine-specific content id of an image (for Docker, `sha256:...`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -69,17 +75,42 @@ pub struct ServiceRun<'a> {
 /// A network containers join to reach services.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NetworkInfo {
+    /// The engine's id of the network: what containers join.
     pub id: String,
-    /// The host's address on the network.
-    pub gateway: String,
+    /// Its name.
+    pub name: String,
 }
 
 /// A started service container.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServiceContainer {
     pub id: String,
-    /// Its address on the service network.
+    /// Its address on the service network, where its clients reach it.
     pub ip: String,
+    /// The id of that network.
+    pub network: String,
+}
+
+/// A byte stream both ways: a connection to a service's port.
+pub trait Duplex: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Duplex for T {}
+
+/// A connection to a port of a service container, however the backend reaches it.
+pub type PortStream = Box<dyn Duplex>;
+
+/// How the containers of a network reach a port that berth listens on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostRoute {
+    /// The address of this host berth listens on.
+    pub listen: IpAddr,
+    /// Where connections from the network's containers come from; a
+    /// listener refuses every other peer.
+    pub peers: Vec<IpNet>,
+    /// Whether the containers reach `listen` as it is; when not, a
+    /// forwarder on the network carries them there
+    /// ([`ContainerBackend::start_host_forwarder`]).
+    pub direct: bool,
 }
 
 /// Whether a container still runs.
@@ -172,11 +203,36 @@ pub trait ContainerBackend: Send + Sync {
     /// step another process cached first under the same name).
     async fn remove_session(&self, session: &str) -> Result<(), Error>;
 
-    /// The network called `name`, created (as a bridge) unless it exists.
+    /// The engine's own default network, which a container joins fastest;
+    /// what berth makes for it (a relay, say) carries `labels`.
+    async fn default_network(&self, labels: &Labels) -> Result<NetworkInfo, Error>;
+
+    /// The network called `name`, created (as a bridge) unless it exists;
+    /// it and what berth makes for it carry `labels`.
     async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<NetworkInfo, Error>;
 
     /// Removes the network called `name`; one that is gone already is fine.
     async fn remove_network(&self, name: &str) -> Result<(), Error>;
+
+    /// Checks that `port` of a running service accepts a TCP connection,
+    /// asked where only the service itself can answer.
+    async fn check_port(&self, service: &ServiceContainer, port: u16) -> Result<(), Error>;
+
+    /// Opens a connection to `port` of a running service, from this process.
+    async fn open_port(&self, service: &ServiceContainer, port: u16) -> Result<PortStream, Error>;
+
+    /// How the containers of `network` reach ports this host listens on.
+    async fn host_route(&self, network: &str) -> Result<HostRoute, Error>;
+
+    /// Starts a container on `network` that forwards each `(port, listener)`:
+    /// connections to its `port` are carried to berth's `listener`. Used
+    /// when a [`HostRoute`] is not direct; the caller stops it.
+    async fn start_host_forwarder(
+        &self,
+        network: &str,
+        ports: &[(u16, SocketAddr)],
+        labels: &Labels,
+    ) -> Result<ServiceContainer, Error>;
 
     /// Creates and starts a long-running service container.
     async fn start_service(&self, run: &ServiceRun<'_>) -> Result<ServiceContainer, Error>;

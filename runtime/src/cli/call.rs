@@ -3,7 +3,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use berth::backend::docker::DockerBackend;
 use berth::pipeline::{Evaluator, ExecCache};
 use berth::policy::Policy;
 use berth::progress::StderrProgress;
@@ -48,10 +47,7 @@ impl CallArgs {
             then.check_allowed(&policy)?;
         }
 
-        let backend = DockerBackend::new()
-            .with_request_timeout(policy.engine.timeout)
-            .with_container_limits(policy.containers.clone());
-        let session = Arc::new(Session::new(Arc::new(backend)));
+        let session = Arc::new(Session::new(Arc::new(super::engine(&policy))));
         let evaluator = Evaluator::new(
             session.clone(),
             policy.images.clone(),

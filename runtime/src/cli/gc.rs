@@ -3,7 +3,6 @@ use std::process::ExitCode;
 use std::path::Path;
 
 use anyhow::Context;
-use berth::backend::docker::DockerBackend;
 use berth::pipeline::ExecCache;
 use berth::policy::Policy;
 
@@ -18,7 +17,7 @@ pub struct GcArgs {
 impl GcArgs {
     pub async fn run(&self, config: Option<&Path>) -> anyhow::Result<ExitCode> {
         let policy = Policy::load(config)?;
-        let backend = DockerBackend::new().with_request_timeout(policy.engine.timeout);
+        let backend = super::engine(&policy);
         let reaped = backend.remove_orphans().await?;
         println!(
             "removed {} containers and {} images of berth processes that are gone",

@@ -63,6 +63,15 @@ impl Cli {
     }
 }
 
+/// The engine berth runs on (`DOCKER_HOST`, else the local socket), held to
+/// the policy's engine and container settings.
+pub fn engine(policy: &berth::policy::Policy) -> berth::backend::docker::DockerBackend {
+    berth::backend::docker::DockerBackend::new()
+        .with_request_timeout(policy.engine.timeout)
+        .with_container_limits(policy.containers.clone())
+        .with_reachability(policy.engine.reach, &policy.engine.relay_image)
+}
+
 /// Logs to stderr: warnings by default, more with -v.
 pub fn init_tracing(verbose: u8) {
     let default = match verbose {

@@ -5,4 +5,4 @@ mod publish;
 mod tunnel;
 
 pub use publish::{PortMapping, Publication, PublishError, default_mappings, publish};
-pub use tunnel::Tunnel;
+pub use tunnel::{Peers, Target, Tunnel};

@@ -5,7 +5,7 @@ use crate::pipeline;
 use crate::services::{Lease, ServiceManager};
 use crate::spec::ServiceSpec;
 
-use super::Tunnel;
+use super::{Peers, Target, Tunnel};
 
 /// Why a service could not be published on the host.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +100,7 @@ pub async fn publish(
         }
     }
     let lease = services.acquire(service).await?;
-    let target = lease.endpoint().address.clone();
+    let endpoint = lease.endpoint();
     let mut tunnels = Vec::new();
     for (listener, mapping) in listeners.into_iter().zip(mappings) {
         let address = listener
@@ -109,7 +109,15 @@ pub async fn publish(
                 address: SocketAddr::new(bind, mapping.frontend),
                 source,
             })?;
-        let tunnel = Tunnel::from_listener(listener, &target, mapping.backend)
+        let target = match &endpoint.container {
+            Some(container) => Target::Service {
+                backend: services.evaluator().session().backend().clone(),
+                container: container.clone(),
+                port: mapping.backend,
+            },
+            None => Target::host(&endpoint.address, mapping.backend),
+        };
+        let tunnel = Tunnel::from_listener(listener, target, Peers::any())
             .map_err(|source| PublishError::Listen { address, source })?;
         tunnels.push(tunnel);
     }

@@ -35,6 +35,9 @@
 //!
 //! [engine]
 //! timeout = "60s"          # how long one engine request may take
+//! reach = "auto"           # "auto": dial containers where this host is on their network,
+//!                          # else through a relay container; "relay": always through one
+//! relay_image = "busybox"  # the relay's image (sh, sleep and busybox nc; rewritten as above)
 //! ```
 
 mod images;
@@ -46,6 +49,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::backend::{ContainerLimits, Reachability};
 pub use images::ImagePolicy;
 pub use units::{count_setting, parse_duration, parse_size};
 
@@ -87,12 +91,20 @@ pub struct Policy {
 pub struct EngineSettings {
     /// How long one short request may go unanswered before it fails.
     pub timeout: Duration,
+    /// How berth reaches the ports of service containers.
+    pub reach: Reachability,
+    /// The image of the relay containers berth runs where it cannot dial
+    /// container addresses (after `[images] rewrite`; never held to `allow`,
+    /// since no plugin chooses it).
+    pub relay_image: String,
 }
 
 impl Default for EngineSettings {
     fn default() -> Self {
         EngineSettings {
-            timeout: crate::backend::docker::DEFAULT_REQUEST_TIMEOUT,
+            timeout: crate::backend::DEFAULT_REQUEST_TIMEOUT,
+            reach: Reachability::Auto,
+            relay_image: crate::backend::DEFAULT_RELAY_IMAGE.to_string(),
         }
     }
 }
@@ -144,27 +156,6 @@ impl Default for Limits {
             resources: 10_000,
             containers: 100,
             services: 20,
-        }
-    }
-}
-
-/// What every container berth starts is held to.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ContainerLimits {
-    /// Memory, in bytes (swap included).
-    pub memory: u64,
-    /// CPUs, as a fraction of cores.
-    pub cpus: f64,
-    /// Processes and threads.
-    pub pids: u32,
-}
-
-impl Default for ContainerLimits {
-    fn default() -> Self {
-        ContainerLimits {
-            memory: 512 << 20,
-            cpus: 1.0,
-            pids: 256,
         }
     }
 }
@@ -290,6 +281,8 @@ struct ConfigFile {
 #[serde(deny_unknown_fields)]
 struct EngineSection {
     timeout: Option<String>,
+    reach: Option<String>,
+    relay_image: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -413,6 +406,12 @@ impl ConfigFile {
         };
         let images = ImagePolicy::new(self.images.allow, self.images.rewrite)
             .map_err(|(key, message)| invalid(&format!("images.{key}"), message))?;
+        let relay_image = images.rewrite(
+            self.engine
+                .relay_image
+                .as_deref()
+                .unwrap_or(&engine.relay_image),
+        );
         Ok(Policy {
             images,
             limits: Limits {
@@ -451,6 +450,17 @@ impl ConfigFile {
             },
             engine: EngineSettings {
                 timeout: duration(self.engine.timeout, "engine.timeout", engine.timeout, false)?,
+                reach: match self.engine.reach.as_deref() {
+                    None | Some("auto") => Reachability::Auto,
+                    Some("relay") => Reachability::Relay,
+                    Some(other) => {
+                        return Err(invalid(
+                            "engine.reach",
+                            format!("`{other}` is neither \"auto\" nor \"relay\""),
+                        ));
+                    }
+                },
+                relay_image,
             },
         })
     }

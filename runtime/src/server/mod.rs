@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::backend::docker::DockerBackend;
+use crate::backend::ContainerBackend;
 use crate::policy::Policy;
 use crate::session;
 use crate::wasm::Runtime;
@@ -49,15 +49,14 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server for `tenants`, keeping plugins and exec caches under `data_dir`.
-    pub fn new(runtime: Arc<Runtime>, tenants: Vec<TenantConfig>, data_dir: &Path) -> Server {
-        let backend = |policy: &Policy| {
-            Arc::new(
-                DockerBackend::new()
-                    .with_request_timeout(policy.engine.timeout)
-                    .with_container_limits(policy.containers.clone()),
-            )
-        };
+    /// A server for `tenants`, keeping plugins and exec caches under
+    /// `data_dir`; `backend` gives the engine a tenant's policy holds its containers to.
+    pub fn new(
+        runtime: Arc<Runtime>,
+        tenants: Vec<TenantConfig>,
+        data_dir: &Path,
+        backend: impl Fn(&Policy) -> Arc<dyn ContainerBackend>,
+    ) -> Server {
         // One session id for every tenant: its labels mark what this server
         // made; each tenant's own network and service manager keep them apart.
         let session_id = session::new_id();

@@ -9,6 +9,7 @@ pub mod health;
 mod plan;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::lock;
@@ -16,24 +17,23 @@ use async_trait::async_trait;
 use futures_util::future::join_all;
 use tracing::{debug, info, instrument, warn};
 
-use crate::backend::{LABEL_DIGEST, Labels, RemoveOnDrop, ServiceNetwork, ServiceRun};
+use crate::backend::{
+    LABEL_DIGEST, Labels, NetworkInfo, RemoveOnDrop, ServiceContainer, ServiceNetwork, ServiceRun,
+};
 use crate::budget::{self, ContainerKind};
-use crate::net::Tunnel;
+use crate::net::{Peers, Target, Tunnel};
 use crate::pipeline::{BoundServices, Error, Evaluation, Evaluator, ServiceBinder, Want};
 use crate::policy::ServiceDefaults;
 use crate::spec::{ContainerSpec, Digest, PortForward, Probe, ServiceSpec, service_hostname};
 
 pub use plan::{ServicePlan, plan};
 
-/// The network services and their clients run on: the engine's default
-/// bridge, which a container joins faster than a user-defined network (by
-/// 60 to 160 ms per start here; see BENCHMARKS.md).
-pub const SERVICE_NETWORK: &str = "bridge";
-
 /// Which network a manager's services and clients run on.
 #[derive(Clone, Debug)]
 pub enum ServiceNetworkChoice {
-    /// The engine's default bridge, shared with everything on the engine.
+    /// The engine's default network, shared with everything on the engine:
+    /// on Docker a container joins it faster than a user-defined network
+    /// (by 60 to 160 ms per start here; see BENCHMARKS.md).
     DefaultBridge,
     /// A network of the manager's own (a tenant's, in `berth serve`): every
     /// container of the manager joins it, services and steps alike, and no
@@ -46,7 +46,7 @@ pub struct ServiceManager {
     evaluator: Arc<Evaluator>,
     defaults: ServiceDefaults,
     choice: ServiceNetworkChoice,
-    network: tokio::sync::OnceCell<(String, String)>,
+    network: tokio::sync::OnceCell<NetworkInfo>,
     entries: Mutex<HashMap<Digest, Arc<Entry>>>,
     this: Weak<ServiceManager>,
 }
@@ -83,8 +83,9 @@ struct Running {
 pub struct Endpoint {
     /// The address on the services network clients connect to.
     pub address: String,
-    /// The service's container; `None` for a host service.
-    pub container: Option<String>,
+    /// The container that answers there: the service's own, or a host
+    /// service's forwarder; `None` for a host service reached directly.
+    pub container: Option<ServiceContainer>,
 }
 
 /// A hold on a running service; the service may stop once every lease is dropped.
@@ -200,7 +201,11 @@ impl ServiceManager {
         let failures_before = lock(&entry.failures).0;
         let mut running = entry.running.lock().await;
         if let Some(container) = running.as_ref().and_then(|r| r.endpoint.container.clone()) {
-            let state = self.evaluator.backend().container_state(&container).await?;
+            let state = self
+                .evaluator
+                .backend()
+                .container_state(&container.id)
+                .await?;
             if state != crate::backend::ContainerState::Running {
                 warn!(service = %hostname, ?state, "service died; starting it again");
                 let dead = running.take();
@@ -271,7 +276,7 @@ impl ServiceManager {
                 .lock()
                 .await
                 .as_ref()
-                .and_then(|r| r.endpoint.container.clone()),
+                .and_then(|r| r.endpoint.container.as_ref().map(|c| c.id.clone())),
             None => None,
         };
         let container = container.ok_or(Error::ServiceNotRunning(hostname))?;
@@ -313,9 +318,9 @@ impl ServiceManager {
         let config = &evaluation.tail.config;
         // Services this one binds start first, independent ones in parallel.
         let dependencies = self.bind(&config.service_bindings).await?;
-        let (network_name, _) = self.network().await?;
+        let network_info = self.network().await?;
         let network = ServiceNetwork {
-            network: &network_name,
+            network: &network_info.id,
             hosts: &dependencies.hosts,
             dependencies: &dependencies.containers,
         };
@@ -354,17 +359,7 @@ impl ServiceManager {
         self.show_logs(&container.id, hostname);
         // If this start is abandoned (a sibling binding failed, the call was
         // cancelled) before it is recorded, the container must not run on unowned.
-        let unrecorded = {
-            let (backend, id) = (
-                self.evaluator.session().backend().clone(),
-                container.id.clone(),
-            );
-            RemoveOnDrop::new(async move {
-                if let Err(e) = backend.stop_container(&id, true).await {
-                    warn!(error = %e, "could not remove an abandoned service");
-                }
-            })
-        };
+        let unrecorded = self.remove_on_drop(&container.id);
         task.update("waiting until healthy");
         let declared = config.health_check.as_ref();
         let probes = health::probes_for(declared.map(|(p, _)| p.as_slice()), &config.exposed_ports);
@@ -375,7 +370,7 @@ impl ServiceManager {
         let backend = self.evaluator.backend();
         let target = health::Target {
             address: &container.ip,
-            container: Some(&container.id),
+            container: Some(&container),
         };
         if let Err(e) = health::wait_healthy(backend, &target, &probes, timeout, hostname).await {
             task.finish("unhealthy");
@@ -390,8 +385,8 @@ impl ServiceManager {
         info!(service = hostname, ip = %container.ip, "service healthy");
         Ok(Running {
             endpoint: Endpoint {
-                address: container.ip,
-                container: Some(container.id),
+                address: container.ip.clone(),
+                container: Some(container),
             },
             _holds: Box::new((dependencies, running)),
         })
@@ -445,68 +440,122 @@ impl ServiceManager {
             task.finish("unreachable");
             return Err(e);
         }
-        let (_, gateway) = self.network().await?;
-        let gateway_ip: std::net::IpAddr = gateway.parse().map_err(|_| {
+        let network = self.network().await?;
+        let backend = self.evaluator.backend();
+        let route = backend.host_route(&network.id).await?;
+        let cannot_forward = |port: &PortForward, listen: SocketAddr, e: std::io::Error| {
             Error::InvalidArgument(format!(
-                "the services network's gateway {gateway} is not an address"
+                "cannot forward {host}:{} to containers on {listen}: {e}",
+                port.backend
             ))
-        })?;
+        };
         let mut tunnels = Vec::new();
-        for port in ports {
-            let listen = std::net::SocketAddr::new(gateway_ip, port.frontend());
-            match Tunnel::open(listen, host, port.backend).await {
-                Ok(tunnel) => tunnels.push(tunnel),
-                // A host program listening on all addresses already answers on
-                // the gateway under its own port: containers reach it directly.
-                Err(e)
-                    if e.kind() == std::io::ErrorKind::AddrInUse
-                        && port.frontend() == port.backend
-                        && tokio::net::TcpStream::connect(listen).await.is_ok() =>
-                {
-                    debug!(%listen, "the host program answers on the gateway; no tunnel needed");
-                }
-                Err(e) => {
-                    return Err(Error::InvalidArgument(format!(
-                        "cannot forward {host}:{} to containers on {listen}: {e}",
-                        port.backend
-                    )));
+        if route.direct {
+            for port in ports {
+                let listen = SocketAddr::new(route.listen, port.frontend());
+                let target = Target::host(host, port.backend);
+                match Tunnel::open(listen, target, Peers::within(&route.peers)).await {
+                    Ok(tunnel) => tunnels.push(tunnel),
+                    // A host program listening on all addresses already answers on
+                    // the network under its own port: containers reach it directly.
+                    Err(e)
+                        if e.kind() == std::io::ErrorKind::AddrInUse
+                            && port.frontend() == port.backend
+                            && tokio::net::TcpStream::connect(listen).await.is_ok() =>
+                    {
+                        debug!(%listen, "the host program answers on the network; no tunnel needed");
+                    }
+                    Err(e) => return Err(cannot_forward(port, listen, e)),
                 }
             }
+            task.finish("reachable");
+            return Ok(Running {
+                endpoint: Endpoint {
+                    address: route.listen.to_string(),
+                    container: None,
+                },
+                _holds: Box::new(tunnels),
+            });
         }
+        // Containers reach this host only through a forwarder on the
+        // network, which dials tunnels on free ports of the route's address.
+        let mut forwards = Vec::new();
+        for port in ports {
+            let listen = SocketAddr::new(route.listen, 0);
+            let target = Target::host(host, port.backend);
+            let tunnel = Tunnel::open(listen, target, Peers::within(&route.peers))
+                .await
+                .map_err(|e| cannot_forward(port, listen, e))?;
+            forwards.push((port.frontend(), tunnel.local_addr()));
+            tunnels.push(tunnel);
+        }
+        let labels = self.evaluator.session().labels();
+        let forwarder = backend
+            .start_host_forwarder(&network.id, &forwards, &labels)
+            .await?;
+        // Until it is recorded, abandoning the start removes the forwarder.
+        let unrecorded = self.remove_on_drop(&forwarder.id);
+        let probes: Vec<Probe> = ports.iter().map(|p| Probe::Tcp(p.frontend())).collect();
+        let target = health::Target {
+            address: &forwarder.ip,
+            container: Some(&forwarder),
+        };
+        let healthy = health::wait_healthy(
+            backend,
+            &target,
+            &probes,
+            self.defaults.health_timeout,
+            hostname,
+        )
+        .await;
+        if let Err(e) = healthy {
+            task.finish("unreachable from the network");
+            return Err(e);
+        }
+        unrecorded.disarm();
         task.finish("reachable");
         Ok(Running {
             endpoint: Endpoint {
-                address: gateway,
-                container: None,
+                address: forwarder.ip.clone(),
+                container: Some(forwarder),
             },
             _holds: Box::new(tunnels),
         })
     }
 
-    /// The network services and their clients join, and the host's address
-    /// on it, looked up on first use.
+    /// The network services and their clients join, looked up on first use.
     ///
-    /// It is shared by every session. Each client reaches its own session's
-    /// instances: binding aliases and hostnames are host entries of the
-    /// client, so nothing depends on the network's DNS (the default bridge has none).
-    async fn network(&self) -> Result<(String, String), Error> {
+    /// The default one is shared by every session. Each client reaches its
+    /// own session's instances: binding aliases and hostnames are host
+    /// entries of the client, so nothing depends on the network's DNS (the
+    /// default bridge has none).
+    async fn network(&self) -> Result<NetworkInfo, Error> {
         let network = self
             .network
             .get_or_try_init(|| async {
-                let shared = Labels::shared();
-                let (name, labels) = match &self.choice {
-                    ServiceNetworkChoice::DefaultBridge => (SERVICE_NETWORK, &shared),
-                    ServiceNetworkChoice::Dedicated { name, labels } => (name.as_str(), labels),
-                };
-                let network = self
-                    .evaluator
-                    .backend()
-                    .ensure_network(name, labels)
-                    .await?;
-                Ok::<_, Error>((network.id, network.gateway))
+                let backend = self.evaluator.backend();
+                Ok::<_, Error>(match &self.choice {
+                    ServiceNetworkChoice::DefaultBridge => {
+                        let labels = self.evaluator.session().labels();
+                        backend.default_network(&labels).await?
+                    }
+                    ServiceNetworkChoice::Dedicated { name, labels } => {
+                        backend.ensure_network(name, labels).await?
+                    }
+                })
             })
             .await?;
         Ok(network.clone())
+    }
+
+    /// A guard that removes container `id` if the start that made it is abandoned.
+    fn remove_on_drop(&self, id: &str) -> RemoveOnDrop {
+        let (backend, id) = (self.evaluator.session().backend().clone(), id.to_string());
+        RemoveOnDrop::new(async move {
+            if let Err(e) = backend.stop_container(&id, true).await {
+                warn!(error = %e, "could not remove an abandoned container");
+            }
+        })
     }
 
     /// Removes a dedicated network (its containers must be gone); the default bridge stays.
@@ -579,13 +628,10 @@ impl ServiceManager {
 
     /// Stops a taken-out service: its container, or its tunnels (by dropping them).
     async fn stop_running(&self, running: Option<Running>, kill: bool) -> Result<(), Error> {
-        if let Some(container) = running
-            .as_ref()
-            .and_then(|r| r.endpoint.container.as_deref())
-        {
+        if let Some(container) = running.as_ref().and_then(|r| r.endpoint.container.as_ref()) {
             self.evaluator
                 .backend()
-                .stop_container(container, kill)
+                .stop_container(&container.id, kill)
                 .await?;
         }
         Ok(())
@@ -600,7 +646,7 @@ impl ServiceBinder for ServiceManager {
                 ServiceNetworkChoice::DefaultBridge => Ok(BoundServices::default()),
                 // Steps join a dedicated network even when they bind nothing.
                 ServiceNetworkChoice::Dedicated { .. } => Ok(BoundServices {
-                    network: Some(self.network().await?.0),
+                    network: Some(self.network().await?.id),
                     ..Default::default()
                 }),
             };
@@ -609,9 +655,9 @@ impl ServiceBinder for ServiceManager {
         // fails, the leases of the others drop here and release their services.
         let acquired = join_all(bindings.iter().map(|(_, service)| self.acquire(service))).await;
         let leases = acquired.into_iter().collect::<Result<Vec<_>, _>>()?;
-        let (network, _) = self.network().await?;
+        let network = self.network().await?;
         let mut bound = BoundServices {
-            network: Some(network),
+            network: Some(network.id),
             ..Default::default()
         };
         for ((alias, _), lease) in bindings.iter().zip(leases) {
@@ -623,7 +669,7 @@ impl ServiceBinder for ServiceManager {
                 .hosts
                 .push((lease.hostname().to_string(), endpoint.address.clone()));
             if let Some(container) = &endpoint.container {
-                bound.containers.push(container.clone());
+                bound.containers.push(container.id.clone());
                 bound.hostnames.push(lease.hostname().to_string());
             }
             bound.holds.push(Box::new(lease));

@@ -57,11 +57,22 @@ impl DockerBackend {
         let label = format!("{LABEL_SESSION}={session}");
         let containers = self.labelled_containers(docker, &label).await?;
         join_all(containers.iter().map(|id| self.remove_with(docker, id))).await;
+        self.forget_relays(session).await;
         // After the containers, which may have used them.
         for image in self.untagged_images(docker, &label).await? {
             self.remove_image_with(docker, &image).await;
         }
         Ok(())
+    }
+
+    /// Forgets the relays of `session`'s networks, which its end removed.
+    async fn forget_relays(&self, session: &str) {
+        let networks: Vec<_> = crate::lock(&self.networks).values().cloned().collect();
+        for network in networks {
+            if network.labels.get(LABEL_SESSION) == Some(session) {
+                *network.relay.lock().await = None;
+            }
+        }
     }
 
     /// Removes every berth container whose owning process is gone, then

@@ -6,10 +6,15 @@
 mod archive;
 mod cleanup;
 mod images;
+mod network;
+mod reach;
+mod relay;
 mod services;
 mod steps;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,16 +23,14 @@ use tokio::sync::OnceCell;
 use tracing::{Instrument, warn};
 
 use super::{
-    ContainerBackend, ContainerState, Error, ImageId, KeptImage, Labels, NetworkInfo, ProgressSink,
-    ServiceContainer, ServiceRun, StepOutput, StepRun,
+    ContainerBackend, ContainerLimits, ContainerState, DEFAULT_RELAY_IMAGE,
+    DEFAULT_REQUEST_TIMEOUT, Error, HostRoute, ImageId, KeptImage, Labels, NetworkInfo, PortStream,
+    ProgressSink, Reachability, ServiceContainer, ServiceRun, StepOutput, StepRun,
 };
-use crate::policy::ContainerLimits;
 use crate::spec::NewFile;
 
 /// How long berth waits for an engine to answer its first request.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long a short engine request (create, inspect, remove) may take, unless configured.
-pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// bollard's own per-request timeout; long waits (a step's command) must fit in it.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// How many times a request is sent when the engine answers with a transient failure.
@@ -44,6 +47,12 @@ pub struct DockerBackend {
     container_limits: ContainerLimits,
     /// Orphans removed when this client connected.
     reaped_on_connect: std::sync::Mutex<Reaped>,
+    /// How to reach service ports: by checking, or always through a relay.
+    reachability: Reachability,
+    /// The image of relays and host forwarders.
+    relay_image: String,
+    /// The networks handed out, by id: what is known of each.
+    networks: std::sync::Mutex<std::collections::HashMap<String, Arc<network::NetworkState>>>,
 }
 
 impl Default for DockerBackend {
@@ -66,7 +75,22 @@ impl DockerBackend {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             container_limits: ContainerLimits::default(),
             reaped_on_connect: std::sync::Mutex::new(Reaped::default()),
+            reachability: Reachability::Auto,
+            relay_image: DEFAULT_RELAY_IMAGE.to_string(),
+            networks: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// Reaches service ports as `reachability` says (`[engine] reach`), with
+    /// relays of image `relay_image` (`[engine] relay_image`).
+    pub fn with_reachability(
+        mut self,
+        reachability: Reachability,
+        relay_image: &str,
+    ) -> DockerBackend {
+        self.reachability = reachability;
+        self.relay_image = relay_image.to_string();
+        self
     }
 
     /// Gives every short request `timeout` to answer (`[engine] timeout` in berth.toml).
@@ -261,20 +285,37 @@ impl ContainerBackend for DockerBackend {
         self.remove_session_impl(session).await
     }
 
+    async fn default_network(&self, labels: &Labels) -> Result<NetworkInfo, Error> {
+        self.default_network_impl(labels).await
+    }
+
     async fn ensure_network(&self, name: &str, labels: &Labels) -> Result<NetworkInfo, Error> {
         self.ensure_network_impl(name, labels).await
     }
 
     async fn remove_network(&self, name: &str) -> Result<(), Error> {
-        let removed = self
-            .request(format!("removing network {name}"), |docker| {
-                docker.remove_network(name)
-            })
-            .await;
-        match removed {
-            Err(e) if e.is_not_found() => Ok(()),
-            other => other,
-        }
+        self.remove_network_impl(name).await
+    }
+
+    async fn check_port(&self, service: &ServiceContainer, port: u16) -> Result<(), Error> {
+        self.check_port_impl(service, port).await
+    }
+
+    async fn open_port(&self, service: &ServiceContainer, port: u16) -> Result<PortStream, Error> {
+        self.open_port_impl(service, port).await
+    }
+
+    async fn host_route(&self, network: &str) -> Result<HostRoute, Error> {
+        self.host_route_impl(network).await
+    }
+
+    async fn start_host_forwarder(
+        &self,
+        network: &str,
+        ports: &[(u16, SocketAddr)],
+        labels: &Labels,
+    ) -> Result<ServiceContainer, Error> {
+        self.start_host_forwarder_impl(network, ports, labels).await
     }
 
     async fn start_service(&self, run: &ServiceRun<'_>) -> Result<ServiceContainer, Error> {

@@ -1,98 +1,19 @@
-use std::collections::HashMap;
-
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::NetworkCreateRequest;
-use bollard::query_parameters::{InspectContainerOptions, StopContainerOptions};
-use bollard::query_parameters::{ListNetworksOptions, LogsOptions};
+use bollard::query_parameters::{InspectContainerOptions, LogsOptions, StopContainerOptions};
 use futures_util::StreamExt;
 use tracing::instrument;
 
 use super::DockerBackend;
 use super::steps::Create;
 use crate::backend::{
-    ContainerState, Error, LABEL_KIND, Labels, NetworkInfo, ServiceContainer, ServiceRun,
+    ContainerState, Error, LABEL_KIND, NetworkInfo, ServiceContainer, ServiceRun,
 };
 
 /// Seconds a service gets between SIGTERM and SIGKILL when stopped.
 const STOP_GRACE_SECONDS: i32 = 5;
 
 impl DockerBackend {
-    #[instrument(skip(self, labels), err(level = "debug"))]
-    pub(super) async fn ensure_network_impl(
-        &self,
-        name: &str,
-        labels: &Labels,
-    ) -> Result<NetworkInfo, Error> {
-        if let Some(network) = self.network_named(name).await? {
-            return Ok(network);
-        }
-        let request = NetworkCreateRequest {
-            name: name.to_string(),
-            driver: Some("bridge".to_string()),
-            labels: Some(labels.with(LABEL_KIND, "network").to_map()),
-            ..Default::default()
-        };
-        let created = self
-            .request(format!("creating network {name}"), |docker| {
-                docker.create_network(request.clone())
-            })
-            .await?;
-        // The engine allows two networks of one name: when processes race to
-        // create it, all of them settle on the same one and drop the rest.
-        let chosen = self
-            .network_named(name)
-            .await?
-            .ok_or_else(|| Error::Engine {
-                action: format!("creating network {name}"),
-                status: 0,
-                message: "the network is not listed after its creation".into(),
-            })?;
-        if chosen.id != created.id {
-            let removed = self
-                .request(format!("removing a second network {name}"), |docker| {
-                    docker.remove_network(&created.id)
-                })
-                .await;
-            if let Err(e) = removed {
-                tracing::warn!(network = %created.id, error = %e, "could not remove a duplicate network");
-            }
-        }
-        Ok(chosen)
-    }
-
-    /// The network called exactly `name` (the one with the smallest id when
-    /// there are several), with its gateway.
-    async fn network_named(&self, name: &str) -> Result<Option<NetworkInfo>, Error> {
-        let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
-        let mut networks: Vec<_> = self
-            .request(format!("listing networks named {name}"), |docker| {
-                docker.list_networks(Some(ListNetworksOptions {
-                    filters: Some(filters.clone()),
-                }))
-            })
-            .await?
-            .into_iter()
-            .filter(|n| n.name.as_deref() == Some(name))
-            .collect();
-        networks.sort_by(|a, b| a.id.cmp(&b.id));
-        let Some(network) = networks.into_iter().next() else {
-            return Ok(None);
-        };
-        let id = network.id.unwrap_or_default();
-        let gateway = network
-            .ipam
-            .and_then(|ipam| ipam.config)
-            .and_then(|configs| configs.into_iter().find_map(|c| c.gateway))
-            .filter(|gateway| !gateway.is_empty())
-            .ok_or_else(|| Error::Engine {
-                action: format!("finding the gateway of network {name}"),
-                status: 0,
-                message: "the network has no IPv4 gateway".into(),
-            })?;
-        Ok(Some(NetworkInfo { id, gateway }))
-    }
-
     #[instrument(skip_all, fields(hostname = run.hostname), err(level = "debug"))]
     pub(super) async fn start_service_impl(
         &self,
@@ -115,7 +36,8 @@ impl DockerBackend {
                 docker.start_container(&id, None)
             })
             .await?;
-            match self.address(&id, run.network.network).await {
+            let network = self.network_state(run.network.network)?;
+            match self.address(&id, &network.info).await {
                 Ok(ip) => Ok(ip),
                 // Exited already: report an empty address and let the health
                 // check, which looks at the exit first, explain with the logs.
@@ -130,11 +52,15 @@ impl DockerBackend {
             self.remove_container(&id).await;
         }
         abandoned.disarm();
-        started.map(|ip| ServiceContainer { id, ip })
+        started.map(|ip| ServiceContainer {
+            id,
+            ip,
+            network: run.network.network.to_string(),
+        })
     }
 
     /// The container's IP address on `network`.
-    async fn address(&self, id: &str, network: &str) -> Result<String, Error> {
+    pub(super) async fn address(&self, id: &str, network: &NetworkInfo) -> Result<String, Error> {
         let inspected = self
             .request("inspecting a service container", |docker| {
                 docker.inspect_container(id, None::<InspectContainerOptions>)
@@ -144,9 +70,13 @@ impl DockerBackend {
             .network_settings
             .and_then(|s| s.networks)
             .and_then(|networks| {
-                networks
-                    .into_values()
-                    .find(|endpoint| endpoint.network_id.as_deref() == Some(network))
+                // Podman keys its default network by its own name (`podman`)
+                // and may leave the id out; Docker names every endpoint's network id.
+                networks.into_iter().find_map(|(name, endpoint)| {
+                    (endpoint.network_id.as_deref() == Some(network.id.as_str())
+                        || name == network.name)
+                        .then_some(endpoint)
+                })
             })
             .and_then(|endpoint| endpoint.ip_address)
             .filter(|ip| !ip.is_empty())
@@ -154,7 +84,8 @@ impl DockerBackend {
                 action: format!("finding the address of service container {id}"),
                 status: 0,
                 message: format!(
-                    "the container has no address on network {network} (did it exit at once?)"
+                    "the container has no address on network {} (did it exit at once?)",
+                    network.name
                 ),
             })
     }
@@ -229,32 +160,48 @@ impl DockerBackend {
     }
 
     pub(super) async fn exec_in_impl(&self, id: &str, args: &[String]) -> Result<i64, Error> {
-        let options = CreateExecOptions {
-            cmd: Some(args.to_vec()),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            ..Default::default()
-        };
-        let exec = self
-            .request("creating a probe command", |docker| {
-                docker.create_exec(id, options.clone())
-            })
-            .await?;
-        // Not sent twice: a second start of one exec is refused.
-        let started = self
-            .send(self.client().await?, "starting a probe command", |docker| {
-                docker.start_exec(&exec.id, None)
-            })
-            .await?;
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (started, exec) = self.exec(id, &args, false).await?;
         if let StartExecResults::Attached { mut output, .. } = started {
             while output.next().await.is_some() {}
         }
         let inspected = self
             .request("reading a probe command's exit code", |docker| {
-                docker.inspect_exec(&exec.id)
+                docker.inspect_exec(&exec)
             })
             .await?;
         Ok(inspected.exit_code.unwrap_or(-1))
+    }
+
+    /// Starts `args` in running container `id`, its stdout and stderr
+    /// attached (and its stdin, when `stdin`); the started command and its exec id.
+    pub(super) async fn exec(
+        &self,
+        id: &str,
+        args: &[&str],
+        stdin: bool,
+    ) -> Result<(StartExecResults, String), Error> {
+        let options = CreateExecOptions {
+            cmd: Some(args.iter().map(|a| a.to_string()).collect()),
+            attach_stdin: Some(stdin),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            ..Default::default()
+        };
+        let exec = self
+            .request(format!("creating command `{}`", args.join(" ")), |docker| {
+                docker.create_exec(id, options.clone())
+            })
+            .await?;
+        // Not sent twice: a second start of one exec is refused.
+        let started = self
+            .send(
+                self.client().await?,
+                format!("starting command `{}`", args.join(" ")),
+                |docker| docker.start_exec(&exec.id, None),
+            )
+            .await?;
+        Ok((started, exec.id))
     }
 
     pub(super) async fn stop_container_impl(&self, id: &str, kill: bool) -> Result<(), Error> {

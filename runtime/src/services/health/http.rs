@@ -3,18 +3,21 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::ProbeFailure;
+use super::{ProbeFailure, Target};
+use crate::backend::{ContainerBackend, PortStream};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Passes when `GET path` answers with `status` (or any 2xx/3xx when `None`).
 pub(super) async fn check(
-    ip: &str,
+    backend: &dyn ContainerBackend,
+    target: &Target<'_>,
     port: u16,
     path: &str,
     status: Option<u16>,
 ) -> Result<(), ProbeFailure> {
-    let answer = tokio::time::timeout(REQUEST_TIMEOUT, status_of(ip, port, path))
+    let ip = target.address;
+    let answer = tokio::time::timeout(REQUEST_TIMEOUT, status_of(backend, target, port, path))
         .await
         .map_err(|_| ProbeFailure::no_answer(format!("{ip}:{port}{path}: no answer in time")))??;
     let wanted = match status {
@@ -31,10 +34,24 @@ pub(super) async fn check(
 }
 
 /// The status code of a plain HTTP/1.0 GET.
-async fn status_of(ip: &str, port: u16, path: &str) -> Result<u16, ProbeFailure> {
-    let mut stream = TcpStream::connect((ip, port))
-        .await
-        .map_err(|e| ProbeFailure::no_answer(format!("{ip}:{port}: {e}")))?;
+async fn status_of(
+    backend: &dyn ContainerBackend,
+    target: &Target<'_>,
+    port: u16,
+    path: &str,
+) -> Result<u16, ProbeFailure> {
+    let ip = target.address;
+    let mut stream: PortStream = match target.container {
+        Some(container) => backend
+            .open_port(container, port)
+            .await
+            .map_err(|e| ProbeFailure::no_answer(e.to_string()))?,
+        None => Box::new(
+            TcpStream::connect((ip, port))
+                .await
+                .map_err(|e| ProbeFailure::no_answer(format!("{ip}:{port}: {e}")))?,
+        ),
+    };
     let request = format!("GET {path} HTTP/1.0\r\nHost: {ip}:{port}\r\nConnection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
@@ -44,6 +61,10 @@ async fn status_of(ip: &str, port: u16, path: &str) -> Result<u16, ProbeFailure>
     let mut read = 0;
     while read < head.len() && !head[..read].contains(&b'\n') {
         match stream.read(&mut head[read..]).await {
+            // A relayed connection that never reached the service ends at once.
+            Ok(0) if read == 0 => {
+                return Err(ProbeFailure::no_answer(format!("{ip}:{port}: no answer")));
+            }
             Ok(0) => break,
             Ok(n) => read += n,
             Err(e) => return Err(ProbeFailure::no_answer(format!("reading the answer: {e}"))),

@@ -8,7 +8,7 @@ mod tcp;
 
 use std::time::{Duration, Instant};
 
-use crate::backend::{ContainerBackend, ContainerState};
+use crate::backend::{ContainerBackend, ContainerState, ServiceContainer};
 use crate::pipeline::Error;
 use crate::spec::{ExposedPort, Probe, Protocol};
 
@@ -55,10 +55,12 @@ pub fn probes_for(declared: Option<&[Probe]>, ports: &[ExposedPort]) -> Vec<Prob
     }
 }
 
-/// What the probes check: an address, and the service's container when it has one.
+/// What the probes check: a host service's address, or a service's container.
 pub struct Target<'a> {
+    /// Dialled from here when there is no container.
     pub address: &'a str,
-    pub container: Option<&'a str>,
+    /// The container, whose ports the backend reaches as it must.
+    pub container: Option<&'a ServiceContainer>,
 }
 
 /// Waits until every probe passes; fails fast when the container exits.
@@ -81,7 +83,7 @@ pub async fn wait_healthy(
     let log_tail = || async {
         match target.container {
             Some(container) => backend
-                .container_logs(container, Some(LOG_TAIL))
+                .container_logs(&container.id, Some(LOG_TAIL))
                 .await
                 .unwrap_or_default(),
             None => String::new(),
@@ -89,7 +91,7 @@ pub async fn wait_healthy(
     };
     loop {
         if let Some(container) = target.container {
-            match backend.container_state(container).await? {
+            match backend.container_state(&container.id).await? {
                 ContainerState::Running => {}
                 ContainerState::Exited { exit_code } => {
                     return Err(Error::ServiceExited {
@@ -161,12 +163,14 @@ async fn check(
     probe: &Probe,
 ) -> Result<(), ProbeFailure> {
     match (probe, target.container) {
-        (Probe::Tcp(port), _) => tcp::check(target.address, *port).await,
+        (Probe::Tcp(port), _) => tcp::check(backend, target, *port).await,
         (Probe::Http { port, path, status }, _) => {
-            http::check(target.address, *port, path, *status).await
+            http::check(backend, target, *port, path, *status).await
         }
-        (Probe::Exec(args), Some(container)) => exec::check(backend, container, args).await,
-        (Probe::LogLine(text), Some(container)) => log_line::check(backend, container, text).await,
+        (Probe::Exec(args), Some(container)) => exec::check(backend, &container.id, args).await,
+        (Probe::LogLine(text), Some(container)) => {
+            log_line::check(backend, &container.id, text).await
+        }
         (Probe::Exec(_) | Probe::LogLine(_), None) => Err(ProbeFailure::wrong_answer(
             "exec and log-line probes need a container; a host service has none",
         )),
