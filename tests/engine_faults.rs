@@ -157,3 +157,75 @@ fn an_engine_that_never_answers_fails_within_seconds() {
         started.elapsed()
     );
 }
+
+/// Takes the gateway out of every IPAM configuration of a network answer
+/// (one network, or a list), as a first-start dockerd answers for its bridge.
+fn without_gateways(answer: &mut serde_json::Value) {
+    let networks = match answer {
+        serde_json::Value::Array(networks) => networks.iter_mut().collect(),
+        network => vec![network],
+    };
+    for network in networks {
+        if let Some(configs) = network
+            .pointer_mut("/IPAM/Config")
+            .and_then(|c| c.as_array_mut())
+        {
+            for config in configs {
+                if let Some(config) = config.as_object_mut() {
+                    config.remove("Gateway");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn services_and_host_services_work_when_no_network_states_a_gateway() {
+    let session = TestSession::uncached("no-gateway");
+    let proxy = EngineProxy::start(vec![fault(
+        "GET",
+        "/networks",
+        Misbehaviour::Rewrite(without_gateways),
+        usize::MAX,
+    )]);
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    // Answers every connection (berth's health probe, then the client);
+    // it ends with the test process.
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut stream in server.incoming().map_while(Result::ok) {
+            let mut request = [0u8; 1024];
+            if stream.read(&mut request).is_ok_and(|n| n > 0) {
+                let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\nno gateway needed");
+            }
+        }
+    });
+    let output = session
+        .berth()
+        .env("DOCKER_HOST", proxy.docker_host())
+        .args([
+            "call",
+            plugin("http-demo").to_str().unwrap(),
+            "fetch",
+            "--svc",
+            &format!("tcp://localhost:{port}"),
+            "--path",
+            "/",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "no gateway needed\n"
+    );
+    assert!(
+        proxy.fired(0) > 0,
+        "the network answers went through the rewrite"
+    );
+}

@@ -415,6 +415,9 @@ fn a_bad_service_address_is_refused() {
 }
 
 /// A MariaDB server published on the host's 127.0.0.1:3306, removed on drop.
+///
+/// It runs on the local dockerd whatever engine the test runs berth on: a
+/// namespaced engine publishes in its own namespace, not on this host.
 struct HostMariadb(String);
 
 impl HostMariadb {
@@ -424,7 +427,7 @@ impl HostMariadb {
              printf '%s\\n' \"CREATE USER IF NOT EXISTS 'berth'@'%' IDENTIFIED BY 'berth';\" \
              \"GRANT ALL PRIVILEGES ON *.* TO 'berth'@'%';\" > /init.sql && \
              exec mariadbd --user=mysql --bind-address=0.0.0.0 --skip-name-resolve --init-file=/init.sql";
-        let id = common::docker(&[
+        let id = common::local_docker(&[
             "run",
             "-d",
             "--label",
@@ -440,6 +443,7 @@ impl HostMariadb {
         let started = Instant::now();
         loop {
             let answer = Command::new("docker")
+                .env_remove("DOCKER_HOST")
                 .args([
                     "exec",
                     &server.0,
@@ -466,7 +470,7 @@ impl HostMariadb {
 
 impl Drop for HostMariadb {
     fn drop(&mut self) {
-        common::docker(&["rm", "-f", &self.0]);
+        common::local_docker(&["rm", "-f", &self.0]);
     }
 }
 

@@ -127,3 +127,114 @@ fn gc_removes_untagged_snapshots_of_dead_processes_and_keeps_cached_ones() {
     );
     assert_eq!(left, cached, "the cached snapshot stays");
 }
+
+/// The children of process `pid`.
+fn children(pid: u32) -> Vec<u32> {
+    let output = std::process::Command::new("pgrep")
+        .args(["-P", &pid.to_string()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Waits (ten seconds at most) for the one child of `pid`.
+fn only_child(pid: u32) -> u32 {
+    let started = std::time::Instant::now();
+    loop {
+        if let [child] = children(pid)[..] {
+            return child;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "no child of {pid}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A pid that no process of this pid namespace has.
+fn unused_pid() -> u32 {
+    (20_000..32_000)
+        .rev()
+        .find(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        .unwrap()
+}
+
+#[test]
+fn a_berth_of_another_pid_namespace_is_reaped_only_from_its_own() {
+    let session = TestSession::uncached("pid-namespace");
+    // Its pid there is one no process here has, so a reaper that looked up
+    // pids here would take it for dead.
+    let pid = unused_pid();
+    let berth = env!("CARGO_BIN_EXE_berth");
+    let plugin = common::plugin("service-probes");
+    let script = format!(
+        "echo {} > /proc/sys/kernel/ns_last_pid; {berth} call {} long-client --tag {} --seconds 120; sleep 600",
+        pid - 1,
+        plugin.display(),
+        nonce()
+    );
+    let mut unshare = session
+        .wrapped(
+            "unshare",
+            &["--pid", "--fork", "--mount-proc", "sh", "-c", &script],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let step = session.wait_for_kind("step");
+    let labelled = common::docker(&[
+        "inspect",
+        "-f",
+        "{{index .Config.Labels \"berth.pid\"}}",
+        &step,
+    ]);
+    assert_eq!(
+        labelled.trim(),
+        pid.to_string(),
+        "berth runs as pid {pid} in its namespace"
+    );
+    let shell = only_child(unshare.id());
+    let namespaced_berth = only_child(shell);
+
+    // Another namespace's run and gc leave a living berth alone.
+    TestSession::new("pid-namespace-other").call_ok("hello", "echo", &["--msg", &nonce()]);
+    let gc = TestSession::new("pid-namespace-gc").run(&["gc"]);
+    assert!(gc.status.success(), "{}", common::stderr(&gc));
+    let running = common::docker(&["ps", "-q", "--no-trunc", "--filter", &format!("id={step}")]);
+    assert!(
+        !running.trim().is_empty(),
+        "the living berth's step still runs"
+    );
+
+    // Killed, it cannot be judged from here, and is left to its own namespace.
+    std::process::Command::new("kill")
+        .args(["-9", &namespaced_berth.to_string()])
+        .status()
+        .unwrap();
+    let gc = TestSession::new("pid-namespace-gc").run(&["gc"]);
+    assert!(gc.status.success(), "{}", common::stderr(&gc));
+    assert!(
+        !session.leftovers().is_empty(),
+        "another namespace's leftovers stay"
+    );
+    let target = shell.to_string();
+    let own = session
+        .wrapped(
+            "nsenter",
+            &["--target", &target, "--pid", "--mount", berth, "gc"],
+        )
+        .output()
+        .unwrap();
+    assert!(own.status.success(), "{}", common::stderr(&own));
+    assert!(session.leftovers().is_empty(), "{:?}", session.leftovers());
+    let _ = unshare.kill();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &shell.to_string()])
+        .status();
+    let _ = unshare.wait();
+}

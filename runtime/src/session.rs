@@ -11,7 +11,6 @@ use crate::capped_count::CappedCount;
 /// [`Session::end`] removes them all, whatever state the run ended in.
 pub struct Session {
     id: String,
-    pid: u32,
     backend: Arc<dyn ContainerBackend>,
     /// How many of its containers may run at once (a tenant's quota), if capped.
     live: Option<Arc<CappedCount>>,
@@ -48,7 +47,6 @@ impl Session {
     pub fn with_id(backend: Arc<dyn ContainerBackend>, id: String) -> Session {
         Session {
             id,
-            pid: std::process::id(),
             backend,
             live: None,
         }
@@ -80,7 +78,7 @@ impl Session {
 
     /// The labels every object of this session carries.
     pub fn labels(&self) -> Labels {
-        Labels::for_session(&self.id, self.pid)
+        Labels::for_session(&self.id)
     }
 
     /// The engine the session runs on.

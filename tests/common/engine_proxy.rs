@@ -23,6 +23,8 @@ pub enum Misbehaviour {
     Answer(u16, &'static str),
     /// Never answer.
     Hang,
+    /// Forward, and change the engine's JSON answer with this before passing it on.
+    Rewrite(fn(&mut serde_json::Value)),
 }
 
 /// Misbehave on the first `times` requests whose method is `method` and whose
@@ -132,6 +134,9 @@ async fn handle(
     match chosen {
         Some(Misbehaviour::Answer(status, message)) => Ok(answer(status, message)),
         Some(Misbehaviour::Hang) => std::future::pending().await,
+        Some(Misbehaviour::Rewrite(change)) => Ok(rewritten(request, change)
+            .await
+            .unwrap_or_else(|e| answer(502, &e))),
         None => Ok(forward(request).await.unwrap_or_else(|e| answer(502, &e))),
     }
 }
@@ -150,6 +155,28 @@ fn answer(status: u16, message: &str) -> Response<Body> {
         "application/json".parse().expect("a header"),
     );
     response
+}
+
+/// The engine's answer to `request`, its JSON body changed by `change`.
+async fn rewritten(
+    request: Request<Incoming>,
+    change: fn(&mut serde_json::Value),
+) -> Result<Response<Body>, String> {
+    let (mut parts, body) = forward(request).await?.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| format!("proxy: {e}"))?
+        .to_bytes();
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("proxy: not JSON: {e}"))?;
+    change(&mut json);
+    parts.headers.remove("content-length");
+    parts.headers.remove("transfer-encoding");
+    let body = Full::new(Bytes::from(json.to_string()))
+        .map_err(|never| match never {})
+        .boxed();
+    Ok(Response::from_parts(parts, body))
 }
 
 async fn forward(request: Request<Incoming>) -> Result<Response<Body>, String> {

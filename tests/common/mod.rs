@@ -62,7 +62,10 @@ pub fn in_process_services(
     exec_dir: PathBuf,
 ) -> Arc<berth::services::ServiceManager> {
     let session = Arc::new(berth::session::Session::with_id(
-        Arc::new(berth::backend::docker::DockerBackend::new()),
+        Arc::new(berth::backend::docker::DockerBackend::configured(
+            &policy.engine,
+            &policy.containers,
+        )),
         guard.id.clone(),
     ));
     let evaluator = berth::pipeline::Evaluator::new(
@@ -120,8 +123,15 @@ impl TestSession {
 
     /// A `berth` command in this session, with the repository's berth.toml.
     pub fn berth(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_berth"));
+        self.wrapped(env!("CARGO_BIN_EXE_berth"), &[])
+    }
+
+    /// `program ARGS` in this session's environment, for running berth
+    /// under a wrapper such as `unshare` or `nsenter`.
+    pub fn wrapped(&self, program: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(program);
         command
+            .args(args)
             .current_dir(root())
             .env("BERTH_SESSION", &self.id)
             .env("BERTH_CACHE_DIR", &self.cache_dir)
@@ -369,6 +379,17 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Runs the docker CLI and returns its stdout.
 pub fn docker(args: &[&str]) -> String {
     let output = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs the docker CLI against the local dockerd (whatever `DOCKER_HOST`
+/// names) and returns its stdout.
+pub fn local_docker(args: &[&str]) -> String {
+    let output = Command::new("docker")
+        .env_remove("DOCKER_HOST")
         .args(args)
         .output()
         .expect("docker CLI runs");

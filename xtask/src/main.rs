@@ -20,6 +20,8 @@ commands:
                   (greet-python, greet-js and greet-c install their toolchains first)
   images          build the local base images (busybox, python, mariadb) when missing
   demo            set everything up and call a plugin function that runs a container
+  engines         start the namespaced dockerd and Podman with the local images, and
+                  print the DOCKER_HOST of each
   test            set everything up and run every test, then the engine suite on a
                   dockerd berth cannot route to and on Podman
   bench           set everything up, measure, and write BENCHMARKS.md
@@ -34,6 +36,12 @@ fn main() -> Result<()> {
             images::build_missing()
         }
         "demo" => demo(),
+        "engines" => {
+            for engine in other_engines()? {
+                println!("DOCKER_HOST={} (the {} engine)", engine.host, engine.name);
+            }
+            Ok(())
+        }
         "test" => test(),
         "fuzz" => fuzz::fuzz(std::env::args().nth(2).as_deref()),
         "bench" => {
@@ -105,23 +113,33 @@ fn test() -> Result<()> {
         .map(|e| format!("local dockerd: {e}"))
         .into_iter()
         .collect();
-    for start in [engines::ensure_namespaced, engines::ensure_podman] {
-        let ran = start().and_then(|engine| {
-            engines::copy_images(engine, &images::all())?;
-            eprintln!(
-                "xtask: the engine suite on the {} engine ({})",
-                engine.name, engine.host
-            );
-            cargo_test(Some(engine.host), ENGINE_SUITE).with_context(|| engine.name)
-        });
-        if let Err(e) = ran {
-            failed.push(format!("{e:#}"));
+    match other_engines() {
+        Ok(others) => {
+            for engine in others {
+                eprintln!(
+                    "xtask: the engine suite on the {} engine ({})",
+                    engine.name, engine.host
+                );
+                if let Err(e) = cargo_test(Some(engine.host), ENGINE_SUITE) {
+                    failed.push(format!("{} engine: {e:#}", engine.name));
+                }
+            }
         }
+        Err(e) => failed.push(format!("{e:#}")),
     }
     if !failed.is_empty() {
         bail!("tests failed: {}", failed.join("; "));
     }
     Ok(())
+}
+
+/// The engines besides the local dockerd, started, with the local images.
+fn other_engines() -> Result<Vec<&'static engines::Engine>> {
+    let all = [engines::ensure_namespaced()?, engines::ensure_podman()?];
+    for engine in all {
+        engines::copy_images(engine, &images::all())?;
+    }
+    Ok(all.to_vec())
 }
 
 /// `cargo test` of the workspace, or of the integration tests `only`, on

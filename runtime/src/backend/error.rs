@@ -125,6 +125,13 @@ impl Error {
                         .iter()
                         .any(|refusal| message.contains(refusal))
             }
+            // An answer naming a state the client has no word for: Podman
+            // reports a container `stopped` for a moment between its exit
+            // and `exited`. Asked again, it answers in known words.
+            Error::Transport {
+                source: bollard::errors::Error::JsonDataError { message, .. },
+                ..
+            } => message.contains("unknown variant"),
             _ => false,
         }
     }
@@ -158,6 +165,14 @@ mod tests {
         assert!(!engine(409, "image has dependent child images").is_transient());
         assert!(!engine(404, "no such container").is_transient());
         assert!(!engine(400, "bad parameter").is_transient());
+        let unknown_state = Error::Transport {
+            action: "inspecting".into(),
+            source: bollard::errors::Error::JsonDataError {
+                message: "unknown variant `stopped`, expected one of `running`".into(),
+                column: 208,
+            },
+        };
+        assert!(unknown_state.is_transient());
     }
 
     #[test]

@@ -1,13 +1,19 @@
 use std::collections::HashMap;
 
+use super::Owner;
+
 /// Marks every object berth creates.
 pub const LABEL_MANAGED: &str = "berth.managed";
 /// The session (one run of berth) that created the object.
 pub const LABEL_SESSION: &str = "berth.session";
 /// The digest of the spec or step the object belongs to.
 pub const LABEL_DIGEST: &str = "berth.digest";
-/// The pid of the berth process that owns the object.
+/// The pid of the berth process that owns the object, in its own pid namespace.
 pub const LABEL_PID: &str = "berth.pid";
+/// The host of that process (its machine id); see [`crate::backend::Owner`].
+pub const LABEL_HOST: &str = "berth.host";
+/// That process, named to survive pid reuse: `BOOT/PIDNS/PID/START`.
+pub const LABEL_OWNER: &str = "berth.owner";
 /// What the object is for: `step`, `copy` (files in or out), `snapshot`, `service`, `network`.
 pub const LABEL_KIND: &str = "berth.kind";
 
@@ -16,21 +22,16 @@ pub const LABEL_KIND: &str = "berth.kind";
 pub struct Labels(HashMap<String, String>);
 
 impl Labels {
-    /// The labels every object of a session carries.
-    pub fn for_session(session: &str, pid: u32) -> Self {
-        let mut labels = HashMap::new();
-        labels.insert(LABEL_MANAGED.to_string(), "true".to_string());
-        labels.insert(LABEL_SESSION.to_string(), session.to_string());
-        labels.insert(LABEL_PID.to_string(), pid.to_string());
-        Labels(labels)
-    }
-
-    /// The labels of an object that outlives sessions (the shared service network).
-    pub fn shared() -> Self {
-        Labels(HashMap::from([(
-            LABEL_MANAGED.to_string(),
-            "true".to_string(),
-        )]))
+    /// The labels every object of a session of this process carries.
+    pub fn for_session(session: &str) -> Self {
+        let owner = Owner::this();
+        Labels(HashMap::from([
+            (LABEL_MANAGED.to_string(), "true".to_string()),
+            (LABEL_SESSION.to_string(), session.to_string()),
+            (LABEL_PID.to_string(), std::process::id().to_string()),
+            (LABEL_HOST.to_string(), owner.host.clone()),
+            (LABEL_OWNER.to_string(), owner.process.clone()),
+        ]))
     }
 
     /// These labels plus one more.

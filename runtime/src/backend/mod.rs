@@ -7,6 +7,7 @@
 pub mod docker;
 mod error;
 mod labels;
+mod owner;
 mod remove_on_drop;
 mod settings;
 
@@ -20,9 +21,15 @@ use crate::spec::{NewFile, RunConfig};
 
 pub use error::Error;
 pub(crate) use error::is_exec_failure;
-pub use labels::{LABEL_DIGEST, LABEL_KIND, LABEL_MANAGED, LABEL_PID, LABEL_SESSION, Labels};
+pub use labels::{
+    LABEL_DIGEST, LABEL_HOST, LABEL_KIND, LABEL_MANAGED, LABEL_OWNER, LABEL_PID, LABEL_SESSION,
+    Labels,
+};
+pub use owner::{Owner, OwnerStatus};
 pub use remove_on_drop::RemoveOnDrop;
-pub use settings::{ContainerLimits, DEFAULT_RELAY_IMAGE, DEFAULT_REQUEST_TIMEOUT, Reachability};
+pub use settings::{
+    ContainerLimits, DEFAULT_RELAY_IMAGE, DEFAULT_REQUEST_TIMEOUT, EngineSettings, Reachability,
+};
 
 /// An engine-specific content id of an image (for Docker, `sha256:...`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]

@@ -42,3 +42,26 @@ pub enum Reachability {
     /// Always through a relay container, even where dialling would work.
     Relay,
 }
+
+/// How berth talks to the container engine (`[engine]` in berth.toml).
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    /// How long one short request may go unanswered before it fails.
+    pub timeout: Duration,
+    /// How berth reaches the ports of service containers.
+    pub reach: Reachability,
+    /// The image of the relay containers berth runs where it cannot dial
+    /// container addresses (after `[images] rewrite`; never held to `allow`,
+    /// since no plugin chooses it).
+    pub relay_image: String,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            timeout: DEFAULT_REQUEST_TIMEOUT,
+            reach: Reachability::Auto,
+            relay_image: DEFAULT_RELAY_IMAGE.to_string(),
+        }
+    }
+}

@@ -66,10 +66,7 @@ impl Cli {
 /// The engine berth runs on (`DOCKER_HOST`, else the local socket), held to
 /// the policy's engine and container settings.
 pub fn engine(policy: &berth::policy::Policy) -> berth::backend::docker::DockerBackend {
-    berth::backend::docker::DockerBackend::new()
-        .with_request_timeout(policy.engine.timeout)
-        .with_container_limits(policy.containers.clone())
-        .with_reachability(policy.engine.reach, &policy.engine.relay_image)
+    berth::backend::docker::DockerBackend::configured(&policy.engine, &policy.containers)
 }
 
 /// Logs to stderr: warnings by default, more with -v.

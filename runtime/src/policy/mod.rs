@@ -49,7 +49,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use crate::backend::{ContainerLimits, Reachability};
+pub use crate::backend::{ContainerLimits, EngineSettings, Reachability};
 pub use images::ImagePolicy;
 pub use units::{count_setting, parse_duration, parse_size};
 
@@ -84,29 +84,6 @@ pub struct Policy {
     pub host: HostAccess,
     pub services: ServiceDefaults,
     pub engine: EngineSettings,
-}
-
-/// How berth talks to the container engine.
-#[derive(Clone, Debug)]
-pub struct EngineSettings {
-    /// How long one short request may go unanswered before it fails.
-    pub timeout: Duration,
-    /// How berth reaches the ports of service containers.
-    pub reach: Reachability,
-    /// The image of the relay containers berth runs where it cannot dial
-    /// container addresses (after `[images] rewrite`; never held to `allow`,
-    /// since no plugin chooses it).
-    pub relay_image: String,
-}
-
-impl Default for EngineSettings {
-    fn default() -> Self {
-        EngineSettings {
-            timeout: crate::backend::DEFAULT_REQUEST_TIMEOUT,
-            reach: Reachability::Auto,
-            relay_image: crate::backend::DEFAULT_RELAY_IMAGE.to_string(),
-        }
-    }
 }
 
 /// How services live and are checked, unless a service says otherwise.

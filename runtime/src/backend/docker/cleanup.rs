@@ -12,7 +12,10 @@ use futures_util::future::join_all;
 use tracing::{debug, instrument, warn};
 
 use super::{DockerBackend, Reaped};
-use crate::backend::{Error, LABEL_MANAGED, LABEL_PID, LABEL_SESSION, RemoveOnDrop};
+use crate::backend::{
+    Error, LABEL_HOST, LABEL_MANAGED, LABEL_OWNER, LABEL_PID, LABEL_SESSION, Owner, OwnerStatus,
+    RemoveOnDrop,
+};
 
 impl DockerBackend {
     /// Removes a container; one that is already gone counts as removed.
@@ -75,12 +78,13 @@ impl DockerBackend {
         }
     }
 
-    /// Removes every berth container whose owning process is gone, then
-    /// every berth image such a process left that no exec cache keeps (an
-    /// image a cache keeps carries a tag; see `keep_image`).
-    #[instrument(skip_all)]
-    pub(super) async fn reap_orphans(&self, docker: &Docker) -> Reaped {
-        let containers = match self.orphans(docker, Object::Container).await {
+    /// Removes every berth container whose owning process is gone (as far
+    /// as `reach` lets this process judge), then every berth image such a
+    /// process left that no exec cache keeps (an image a cache keeps
+    /// carries a tag; see `keep_image`).
+    #[instrument(skip(self, docker))]
+    pub(super) async fn reap_orphans(&self, docker: &Docker, reach: ReapReach) -> Reaped {
+        let containers = match self.orphans(docker, Object::Container, reach).await {
             Ok(orphans) => join_all(orphans.iter().map(|id| self.remove_with(docker, id)))
                 .await
                 .into_iter()
@@ -92,7 +96,7 @@ impl DockerBackend {
             }
         };
         // After the containers, which may have used the images.
-        let images = match self.orphans(docker, Object::Image).await {
+        let images = match self.orphans(docker, Object::Image, reach).await {
             Ok(orphans) => {
                 let mut removed = 0;
                 for id in orphans {
@@ -115,9 +119,14 @@ impl DockerBackend {
     }
 
     /// The ids of berth objects whose owner is gone (for images: untagged ones only).
-    async fn orphans(&self, docker: &Docker, object: Object) -> Result<Vec<String>, Error> {
+    async fn orphans(
+        &self,
+        docker: &Docker,
+        object: Object,
+        reach: ReapReach,
+    ) -> Result<Vec<String>, Error> {
         let managed = format!("{LABEL_MANAGED}=true");
-        let labelled: Vec<(String, Option<String>)> = match object {
+        let labelled: Vec<(String, HashMap<String, String>)> = match object {
             Object::Container => {
                 let filters = HashMap::from([("label".to_string(), vec![managed])]);
                 self.send(docker, "listing berth containers", |docker| {
@@ -129,19 +138,19 @@ impl DockerBackend {
                 })
                 .await?
                 .into_iter()
-                .filter_map(|c| Some((c.id?, c.labels?.remove(LABEL_PID))))
+                .filter_map(|c| Some((c.id?, c.labels?)))
                 .collect()
             }
             Object::Image => self
                 .untagged(docker, &managed)
                 .await?
                 .into_iter()
-                .map(|mut image| (image.id, image.labels.remove(LABEL_PID)))
+                .map(|image| (image.id, image.labels))
                 .collect(),
         };
         Ok(labelled
             .into_iter()
-            .filter(|(_, pid)| pid.as_deref().is_some_and(|pid| !owner_alive(pid)))
+            .filter(|(_, labels)| reach.reaps(labels))
             .map(|(id, _)| id)
             .collect())
     }
@@ -245,23 +254,90 @@ enum Object {
     Image,
 }
 
-/// Whether the process that owns an object still runs on this host.
-pub fn owner_alive(pid: &str) -> bool {
-    match pid.parse::<u32>() {
-        Ok(pid) => std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        // An owner we cannot name is not reaped.
-        Err(_) => true,
+/// Whose objects a reaper removes, besides those of dead owners of its own
+/// host and pid namespace, which it always removes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReapReach {
+    /// Objects labelled by berth before owners were named (`berth.pid`
+    /// only): removed when that pid does not run here. `berth gc` does; the
+    /// sweep on connecting does not, since such a pid may be another host's.
+    pub legacy: bool,
+    /// Objects of owners this process cannot check (another host, another
+    /// pid namespace): removed whether or not they run (`berth gc --foreign`).
+    pub foreign: bool,
+}
+
+impl ReapReach {
+    /// What `berth gc` removes: dead owners', and legacy objects of pids gone here.
+    pub const GC: ReapReach = ReapReach {
+        legacy: true,
+        foreign: false,
+    };
+
+    /// Whether an object with `labels` is to be removed.
+    fn reaps(&self, labels: &HashMap<String, String>) -> bool {
+        match (labels.get(LABEL_HOST), labels.get(LABEL_OWNER)) {
+            (Some(host), Some(owner)) => match Owner::status(host, owner) {
+                OwnerStatus::Alive => false,
+                OwnerStatus::Dead => true,
+                OwnerStatus::Foreign => self.foreign,
+            },
+            _ => {
+                self.foreign
+                    || (self.legacy
+                        && labels
+                            .get(LABEL_PID)
+                            .and_then(|pid| pid.parse::<u32>().ok())
+                            .is_some_and(|pid| {
+                                !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                            }))
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::owner_alive;
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
 
     #[test]
-    fn this_process_is_alive_and_a_huge_pid_is_not() {
-        assert!(owner_alive(&std::process::id().to_string()));
-        assert!(!owner_alive("4194304999"));
-        assert!(owner_alive("not-a-pid"));
+    fn a_live_owner_is_kept_by_every_reach() {
+        let this = Owner::this();
+        let ours = labels(&[(LABEL_HOST, &this.host), (LABEL_OWNER, &this.process)]);
+        let everything = ReapReach {
+            legacy: true,
+            foreign: true,
+        };
+        assert!(!everything.reaps(&ours));
+    }
+
+    #[test]
+    fn another_hosts_objects_go_only_when_the_operator_says() {
+        let theirs = labels(&[(LABEL_HOST, "elsewhere"), (LABEL_OWNER, "b/1/2/3")]);
+        assert!(!ReapReach::default().reaps(&theirs));
+        assert!(!ReapReach::GC.reaps(&theirs));
+        assert!(
+            ReapReach {
+                foreign: true,
+                ..ReapReach::GC
+            }
+            .reaps(&theirs)
+        );
+    }
+
+    #[test]
+    fn legacy_objects_of_a_pid_gone_here_go_with_gc_not_the_sweep() {
+        let gone = labels(&[(LABEL_PID, "4194304999")]);
+        let running = labels(&[(LABEL_PID, &std::process::id().to_string())]);
+        assert!(!ReapReach::default().reaps(&gone));
+        assert!(ReapReach::GC.reaps(&gone));
+        assert!(!ReapReach::GC.reaps(&running));
     }
 }

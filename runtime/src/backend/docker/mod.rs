@@ -3,6 +3,8 @@
 //! The engine here may be as old as API 1.41 (Docker 20.10): the client
 //! negotiates its version and sends no field newer than that.
 
+pub use cleanup::ReapReach;
+
 mod archive;
 mod cleanup;
 mod images;
@@ -24,8 +26,9 @@ use tracing::{Instrument, warn};
 
 use super::{
     ContainerBackend, ContainerLimits, ContainerState, DEFAULT_RELAY_IMAGE,
-    DEFAULT_REQUEST_TIMEOUT, Error, HostRoute, ImageId, KeptImage, Labels, NetworkInfo, PortStream,
-    ProgressSink, Reachability, ServiceContainer, ServiceRun, StepOutput, StepRun,
+    DEFAULT_REQUEST_TIMEOUT, EngineSettings, Error, HostRoute, ImageId, KeptImage, Labels,
+    NetworkInfo, PortStream, ProgressSink, Reachability, ServiceContainer, ServiceRun, StepOutput,
+    StepRun,
 };
 use crate::spec::NewFile;
 
@@ -81,28 +84,16 @@ impl DockerBackend {
         }
     }
 
-    /// Reaches service ports as `reachability` says (`[engine] reach`), with
-    /// relays of image `relay_image` (`[engine] relay_image`).
-    pub fn with_reachability(
-        mut self,
-        reachability: Reachability,
-        relay_image: &str,
-    ) -> DockerBackend {
-        self.reachability = reachability;
-        self.relay_image = relay_image.to_string();
-        self
-    }
-
-    /// Gives every short request `timeout` to answer (`[engine] timeout` in berth.toml).
-    pub fn with_request_timeout(mut self, timeout: Duration) -> DockerBackend {
-        self.request_timeout = timeout;
-        self
-    }
-
-    /// Holds every container it creates to `limits` (`[containers]` in berth.toml).
-    pub fn with_container_limits(mut self, limits: ContainerLimits) -> DockerBackend {
-        self.container_limits = limits;
-        self
+    /// The engine named by `DOCKER_HOST` (or the local socket), talked to as
+    /// `engine` says and holding every container to `limits`.
+    pub fn configured(engine: &EngineSettings, limits: &ContainerLimits) -> DockerBackend {
+        DockerBackend {
+            request_timeout: engine.timeout,
+            reachability: engine.reach,
+            relay_image: engine.relay_image.clone(),
+            container_limits: limits.clone(),
+            ..DockerBackend::new()
+        }
     }
 
     /// The connected client: on first use, connects and negotiates the API
@@ -132,7 +123,7 @@ impl DockerBackend {
                 });
             }
         };
-        let reaped = self.reap_orphans(&docker).await;
+        let reaped = self.reap_orphans(&docker, ReapReach::default()).await;
         *lock(&self.reaped_on_connect) = reaped;
         Ok(docker)
     }
@@ -140,8 +131,8 @@ impl DockerBackend {
     /// Removes what berth processes that are gone left: their containers and
     /// the images no exec cache keeps. Returns all this client has removed
     /// since it connected.
-    pub async fn remove_orphans(&self) -> Result<Reaped, Error> {
-        let now = self.reap_orphans(self.client().await?).await;
+    pub async fn remove_orphans(&self, reach: ReapReach) -> Result<Reaped, Error> {
+        let now = self.reap_orphans(self.client().await?, reach).await;
         let on_connect = *lock(&self.reaped_on_connect);
         Ok(Reaped {
             containers: now.containers + on_connect.containers,

@@ -70,10 +70,13 @@ impl DockerBackend {
             .network_settings
             .and_then(|s| s.networks)
             .and_then(|networks| {
-                // Podman keys its default network by its own name (`podman`)
-                // and may leave the id out; Docker names every endpoint's network id.
+                // Docker names the endpoint's network by id. Podman calls its
+                // default network `podman` there, whatever name it answered
+                // to: a container berth made joined one network only.
+                let only = networks.len() == 1;
                 networks.into_iter().find_map(|(name, endpoint)| {
-                    (endpoint.network_id.as_deref() == Some(network.id.as_str())
+                    (only
+                        || endpoint.network_id.as_deref() == Some(network.id.as_str())
                         || name == network.name)
                         .then_some(endpoint)
                 })
