@@ -12,6 +12,7 @@ pub const DEMO_PACKAGES: &[(&str, &str)] = &[
     ("dockerd", "docker.io"),
     ("debootstrap", "debootstrap"),
     ("/bin/busybox", "busybox-static"),
+    ("curl", "curl"),
 ];
 
 /// What the tests need besides: the registry the pull tests push to, and
@@ -21,7 +22,6 @@ pub const TEST_PACKAGES: &[(&str, &str)] = &[
     ("podman", "podman"),
     ("ip", "iproute2"),
     ("iptables", "iptables"),
-    ("curl", "curl"),
 ];
 
 /// Installs the packages of `wanted` whose command or file is missing, with apt.

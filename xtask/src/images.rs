@@ -41,13 +41,22 @@ pub fn all() -> Vec<&'static str> {
         .collect()
 }
 
+/// Builds every local image the engine lacks.
 pub fn build_missing() -> Result<()> {
+    build_missing_of(&all())
+}
+
+/// Builds those of the local images `wanted` that the engine lacks.
+pub fn build_missing_of(wanted: &[&str]) -> Result<()> {
     let work = root().join("target/images");
     std::fs::create_dir_all(&work)?;
-    if !exists(BUSYBOX) {
+    if wanted.contains(&BUSYBOX) && !exists(BUSYBOX) {
         build_busybox(&work)?;
     }
-    let missing: Vec<&DebianImage> = DEBIAN_IMAGES.iter().filter(|i| !exists(i.tag)).collect();
+    let missing: Vec<&DebianImage> = DEBIAN_IMAGES
+        .iter()
+        .filter(|i| wanted.contains(&i.tag) && !exists(i.tag))
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }

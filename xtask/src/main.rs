@@ -8,8 +8,9 @@ mod images;
 mod languages;
 mod plugins;
 
+use std::io::BufRead;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
@@ -88,19 +89,48 @@ fn set_up() -> Result<()> {
 /// The tests that run on every engine, not only the local dockerd.
 const ENGINE_SUITE: &[&str] = &["services", "host_networking", "pipelines"];
 
+/// The seed's two service examples, end to end: a function's HTTP service
+/// `up` on a host port and fetched from the host, then clients bound to it.
 fn demo() -> Result<()> {
-    set_up()?;
+    engine::install_missing(engine::DEMO_PACKAGES)?;
+    plugins::build_rust(&["http-demo"], &root().join("target/plugins"))?;
+    engine::ensure_running()?;
+    images::build_missing_of(&[images::BUSYBOX, "berth.local/python:latest"])?;
     run(cargo().args(["build", "--quiet", "--package", "berth"]))?;
     let berth = root().join("target/debug/berth");
-    let hello = root().join("target/plugins/hello.wasm");
-    println!("$ berth functions target/plugins/hello.wasm");
-    run(Command::new(&berth).arg("functions").arg(&hello))?;
-    println!("$ berth call target/plugins/hello.wasm echo --msg 'hello from a container'");
-    run(Command::new(&berth).arg("call").arg(&hello).args([
-        "echo",
-        "--msg",
-        "hello from a container",
-    ]))
+    let plugin = "target/plugins/http-demo.wasm";
+
+    println!("$ berth call {plugin} http-service up --ports 8080:8080");
+    let mut up = Command::new(&berth)
+        .current_dir(root())
+        .args(["call", plugin, "http-service", "up", "--ports", "8080:8080"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting berth")?;
+    let mut tunnel = String::new();
+    let stdout = up.stdout.take().context("berth's stdout")?;
+    std::io::BufReader::new(stdout).read_line(&mut tunnel)?;
+    print!("{tunnel}");
+    let fetched = (|| {
+        if tunnel.is_empty() {
+            bail!("`up` ended before its tunnel listened");
+        }
+        println!("$ curl -s http://127.0.0.1:8080");
+        run(Command::new("curl").args(["-s", "http://127.0.0.1:8080"]))?;
+        println!();
+        Ok(())
+    })();
+    // SIGINT, as Ctrl-C: `up` stops the service and removes what it made.
+    println!("$ kill -INT {}   # Ctrl-C", up.id());
+    run(Command::new("kill").args(["-INT", &up.id().to_string()]))?;
+    let stopped = up.wait()?;
+    fetched?;
+    if !stopped.success() {
+        bail!("`up` exited with {stopped}");
+    }
+
+    println!("$ berth call {plugin} fetch-many --clients 3");
+    run(Command::new(&berth).args(["call", plugin, "fetch-many", "--clients", "3"]))
 }
 
 fn test() -> Result<()> {
