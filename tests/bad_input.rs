@@ -189,3 +189,35 @@ fn an_unknown_config_key_is_named() {
     ]);
     assert_clear_failure(&output, "timout");
 }
+
+#[test]
+fn a_relay_whose_image_cannot_run_fails_within_the_health_timeout_naming_the_setting() {
+    let session = TestSession::uncached("relay-image");
+    let base = std::fs::read_to_string(common::root().join("berth.toml")).unwrap();
+    // Nothing listens on port 1: the pull is refused at once, here.
+    let config = write_temp(
+        "relay.toml",
+        format!(
+            "{base}\n[engine]\nreach = \"relay\"\nrelay_image = \"127.0.0.1:1/berth-test/no-relay:1\"\n[services]\nhealth_timeout = \"2s\"\n"
+        )
+        .as_bytes(),
+    );
+    let started = Instant::now();
+    let output = session.run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "call",
+        plugin("http-demo").to_str().unwrap(),
+        "fetch-many",
+        "--clients",
+        "1",
+    ]);
+    assert_clear_failure(&output, "[engine] relay_image");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "it failed within the health timeout, not a call deadline: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(session.created_of_kind("step"), 0, "no client ran");
+    assert!(session.leftovers().is_empty(), "{:?}", session.leftovers());
+}
