@@ -180,7 +180,7 @@ fn without_gateways(answer: &mut serde_json::Value) {
 }
 
 #[test]
-fn services_and_host_services_work_when_no_network_states_a_gateway() {
+fn a_host_service_and_its_client_work_when_no_network_states_a_gateway() {
     let session = TestSession::uncached("no-gateway");
     let proxy = EngineProxy::start(vec![fault(
         "GET",
@@ -228,4 +228,48 @@ fn services_and_host_services_work_when_no_network_states_a_gateway() {
         proxy.fired(0) > 0,
         "the network answers went through the rewrite"
     );
+}
+
+#[test]
+fn an_engine_without_exec_fails_a_relayed_service_at_once_saying_so() {
+    let session = TestSession::uncached("no-exec");
+    // An engine whose API has no exec answers its routes as unknown.
+    let proxy = EngineProxy::start(vec![fault(
+        "POST",
+        "/exec",
+        Misbehaviour::Answer(404, "page not found"),
+        usize::MAX,
+    )]);
+    let config = tempfile::NamedTempFile::new().unwrap();
+    let base = std::fs::read_to_string(root().join("berth.toml")).unwrap();
+    std::fs::write(
+        config.path(),
+        format!("{base}\n[engine]\nreach = \"relay\"\n"),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let output = session
+        .berth()
+        .env("DOCKER_HOST", proxy.docker_host())
+        .args([
+            "--config",
+            config.path().to_str().unwrap(),
+            "call",
+            plugin("http-demo").to_str().unwrap(),
+            "fetch-many",
+            "--clients",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert_clear_failure(&output, "does not run commands in containers (exec)");
+    // The health timeout is 60 s: asking again cannot help, so berth does not.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "it failed at once, not at the health timeout: {:?}",
+        started.elapsed()
+    );
+    assert!(proxy.fired(0) > 0, "the exec requests were refused");
+    assert_eq!(session.created_of_kind("step"), 0, "no client ran");
+    assert!(session.leftovers().is_empty(), "{:?}", session.leftovers());
 }

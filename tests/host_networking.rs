@@ -20,13 +20,16 @@ struct Up {
 impl Up {
     fn start(session: &TestSession, plugin: &str, args: &[&str]) -> Up {
         let plugin = common::plugin(plugin);
+        // To a file, not a pipe nobody reads: shown when no tunnel comes up.
+        let errors = common::root().join(format!("target/test-inputs/up-{}.stderr", nonce()));
+        std::fs::create_dir_all(errors.parent().unwrap()).unwrap();
         let mut child = session
             .berth()
             .arg("call")
             .arg(&plugin)
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&errors).unwrap())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -45,6 +48,13 @@ impl Up {
                 break;
             }
         }
+        let shown = std::fs::read_to_string(&errors).unwrap_or_default();
+        let _ = std::fs::remove_file(&errors);
+        assert_eq!(
+            tunnels.len(),
+            expected_tunnels(args),
+            "berth call {args:?} ended before its tunnels listened:\n{shown}"
+        );
         Up {
             child,
             tunnels,

@@ -8,7 +8,7 @@ pub mod engine_proxy;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 /// The repository root.
@@ -53,6 +53,10 @@ pids = 64
 up = false
 "#;
 
+/// The image of the marker containers that show the event stream caught up;
+/// `cargo xtask test` puts it on every engine.
+const MARKER_IMAGE: &str = "berth.local/busybox:latest";
+
 /// berth as a library, for tests that drive it in-process: a service manager
 /// on the default bridge, whose evaluator runs in `guard`'s session on the
 /// real engine under `policy`, with the exec cache in `exec_dir`.
@@ -86,6 +90,9 @@ pub fn nonce() -> String {
     format!("{:x}{:x}", nanos, std::process::id())
 }
 
+/// The `berth.kind` of each creation seen, and a signal for each new one.
+type Creations = Arc<(Mutex<Vec<String>>, Condvar)>;
+
 /// One test's session: berth processes run under its label, and dropping it
 /// asserts that nothing with that label is left (and removes what is).
 pub struct TestSession {
@@ -96,7 +103,9 @@ pub struct TestSession {
     /// `berth.kind` of every container created under the session, streamed
     /// live by `docker events` (the engine keeps only its last 256 events for
     /// replay, too few when tests run side by side).
-    created: Arc<Mutex<Vec<String>>>,
+    created: Creations,
+    /// How many marker containers [`Self::settled_creations`] has made.
+    markers_made: Mutex<usize>,
     watcher: Child,
 }
 
@@ -109,6 +118,7 @@ impl TestSession {
             cache_dir: root().join("target/test-cache"),
             own_cache: false,
             created,
+            markers_made: Mutex::new(0),
             watcher,
         }
     }
@@ -224,18 +234,45 @@ impl TestSession {
             .count()
     }
 
-    /// The creations seen so far, once the event stream has caught up.
+    /// The creations so far, once the event stream has caught up: the
+    /// engine reports events in order, so when a marker container created
+    /// now shows in the stream, every creation before it has too. (Waiting
+    /// for a quiet spell instead missed Podman's events under load.)
     fn settled_creations(&self) -> Vec<String> {
-        // Events arrive a moment after the engine call; wait until none come in for a while.
-        let mut seen = lock(&self.created).len();
-        loop {
-            std::thread::sleep(Duration::from_millis(300));
-            let now = lock(&self.created).len();
-            if now == seen {
-                return lock(&self.created).clone();
-            }
-            seen = now;
-        }
+        let label = format!("berth.session={}", self.id);
+        let marker = docker(&[
+            "create",
+            "--label",
+            &label,
+            "--label",
+            "berth.kind=marker",
+            MARKER_IMAGE,
+            "true",
+        ]);
+        let marker = marker.trim();
+        assert!(
+            !marker.is_empty(),
+            "docker create of a marker container failed"
+        );
+        let (seen, arrived) = &*self.created;
+        let markers = |kinds: &Vec<String>| kinds.iter().filter(|k| *k == "marker").count();
+        let wanted = {
+            let mut markers_made = lock(&self.markers_made);
+            *markers_made += 1;
+            *markers_made
+        };
+        let (kinds, waited) = arrived
+            .wait_timeout_while(lock(seen), Duration::from_secs(30), |kinds| {
+                markers(kinds) < wanted
+            })
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let kinds: Vec<String> = kinds.iter().filter(|k| *k != "marker").cloned().collect();
+        docker(&["rm", "-f", marker]);
+        assert!(
+            !waited.timed_out(),
+            "the marker container's create event did not arrive within 30 s"
+        );
+        kinds
     }
 
     /// Containers, networks and untagged images (snapshots no exec cache
@@ -335,7 +372,7 @@ fn engine_stale_network(entry: &str) -> bool {
 }
 
 /// Streams the `berth.kind` of each container created with the session's label.
-fn watch_creations(session: &str) -> (Arc<Mutex<Vec<String>>>, Child) {
+fn watch_creations(session: &str) -> (Creations, Child) {
     // From a second back, so nothing between now and the stream's start is missed.
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -359,12 +396,14 @@ fn watch_creations(session: &str) -> (Arc<Mutex<Vec<String>>>, Child) {
         .stderr(Stdio::null())
         .spawn()
         .expect("docker events runs");
-    let created = Arc::new(Mutex::new(Vec::new()));
+    let created = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
     let stdout = watcher.stdout.take().expect("piped stdout");
     let sink = created.clone();
     std::thread::spawn(move || {
+        let (kinds, arrived) = &*sink;
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            lock(&sink).push(line.trim().to_string());
+            lock(kinds).push(line.trim().to_string());
+            arrived.notify_all();
         }
     });
     (created, watcher)

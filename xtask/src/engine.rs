@@ -74,13 +74,20 @@ pub fn ensure_running() -> Result<()> {
         forget_network_state()?;
     }
     eprintln!("xtask: starting dockerd");
-    let log = std::fs::File::create("/tmp/berth-dockerd.log")?;
-    Command::new("dockerd")
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
+    let log = Path::new("/tmp/berth-dockerd.log");
+    spawn_logged(&mut Command::new("dockerd"), log)?;
+    wait_until_answering(None, "dockerd", log)
+}
+
+/// Starts `command` in the background, its stdout and stderr in `log`.
+pub fn spawn_logged(command: &mut Command, log: &Path) -> Result<()> {
+    let file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    command
+        .stdout(Stdio::from(file.try_clone()?))
+        .stderr(Stdio::from(file))
         .spawn()
-        .context("starting dockerd")?;
-    wait_until_answering(None, "dockerd", "/tmp/berth-dockerd.log")
+        .with_context(|| format!("starting {command:?}"))?;
+    Ok(())
 }
 
 /// Removes what a dockerd that ran before remembers of its networks.
@@ -101,7 +108,7 @@ fn forget_network_state() -> Result<()> {
 
 /// Waits a minute at most for the engine at `host` (the default one when
 /// `None`) to answer.
-pub fn wait_until_answering(host: Option<&str>, what: &str, log: &str) -> Result<()> {
+pub fn wait_until_answering(host: Option<&str>, what: &str, log: &Path) -> Result<()> {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(60) {
         if answers(host) {
@@ -109,7 +116,7 @@ pub fn wait_until_answering(host: Option<&str>, what: &str, log: &str) -> Result
         }
         std::thread::sleep(Duration::from_millis(250));
     }
-    bail!("{what} did not answer within 60s; see {log}")
+    bail!("{what} did not answer within 60s; see {}", log.display())
 }
 
 /// Whether the engine at `host` (the default one when `None`) answers.
@@ -146,13 +153,10 @@ pub fn ensure_registry() -> Result<()> {
         ),
     )?;
     eprintln!("xtask: starting docker-registry on {REGISTRY}");
-    let log = std::fs::File::create(dir.join("registry.log"))?;
-    Command::new("docker-registry")
-        .arg("serve")
-        .arg(&config)
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .spawn()?;
+    spawn_logged(
+        Command::new("docker-registry").arg("serve").arg(&config),
+        &dir.join("registry.log"),
+    )?;
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(30) {
         if std::net::TcpStream::connect(REGISTRY).is_ok() {

@@ -1,11 +1,12 @@
 //! The engines besides the local dockerd that the tests run on: a dockerd
 //! berth cannot route to, and Podman. Each is started when it does not answer.
 
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
 
-use crate::engine::{answers, wait_until_answering};
+use crate::engine::{answers, spawn_logged, wait_until_answering};
 use crate::run;
 
 /// An engine the suite runs on, and how to reach it.
@@ -41,11 +42,20 @@ const NS_BRIDGE: &str = "10.232.0.1/24";
 const NS_POOL: &str = "base=10.233.0.0/16,size=24";
 const NS_UNREACHABLE: &str = "10.232.0.0/15";
 
+/// What the namespaced dockerd needs: `(a command that shows it is there, its Debian package)`.
+const NAMESPACED_PACKAGES: &[(&str, &str)] = &[
+    ("dockerd", "docker.io"),
+    ("ip", "iproute2"),
+    ("iptables", "iptables"),
+    ("nsenter", "util-linux"),
+];
+
 /// Starts the namespaced dockerd when it does not answer.
 pub fn ensure_namespaced() -> Result<&'static Engine> {
     if answers(Some(NAMESPACED.host)) {
         return Ok(&NAMESPACED);
     }
+    crate::engine::install_missing(NAMESPACED_PACKAGES)?;
     eprintln!("xtask: starting a dockerd in network namespace {NETNS}");
     set_up_namespace()?;
     let script = format!(
@@ -59,19 +69,14 @@ exec dockerd --data-root /var/lib/berth-ns-docker --exec-root /run/berth-ns-dock
   --pidfile /run/berth-ns-docker.pid -H {host} --bip {NS_BRIDGE} --default-address-pool {NS_POOL}",
         host = NAMESPACED.host
     );
-    let log = std::fs::File::create("/tmp/berth-ns-dockerd.log")?;
-    Command::new("nsenter")
-        .arg(format!("--net=/var/run/netns/{NETNS}"))
-        .args(["unshare", "--mount", "sh", "-c", &script])
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .context("starting the namespaced dockerd")?;
-    wait_until_answering(
-        Some(NAMESPACED.host),
-        "the namespaced dockerd",
-        "/tmp/berth-ns-dockerd.log",
+    let log = Path::new("/tmp/berth-ns-dockerd.log");
+    spawn_logged(
+        Command::new("nsenter")
+            .arg(format!("--net=/var/run/netns/{NETNS}"))
+            .args(["unshare", "--mount", "sh", "-c", &script]),
+        log,
     )?;
+    wait_until_answering(Some(NAMESPACED.host), "the namespaced dockerd", log)?;
     Ok(&NAMESPACED)
 }
 
@@ -135,18 +140,12 @@ pub fn ensure_podman() -> Result<&'static Engine> {
     }
     std::fs::create_dir_all("/run/podman")?;
     eprintln!("xtask: starting podman system service");
-    let log = std::fs::File::create("/tmp/berth-podman.log")?;
-    Command::new("podman")
-        .args(["system", "service", "--time=0", PODMAN.host])
-        .stdout(Stdio::from(log.try_clone()?))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .context("starting podman system service")?;
-    wait_until_answering(
-        Some(PODMAN.host),
-        "podman system service",
-        "/tmp/berth-podman.log",
+    let log = Path::new("/tmp/berth-podman.log");
+    spawn_logged(
+        Command::new("podman").args(["system", "service", "--time=0", PODMAN.host]),
+        log,
     )?;
+    wait_until_answering(Some(PODMAN.host), "podman system service", log)?;
     Ok(&PODMAN)
 }
 

@@ -38,6 +38,9 @@ fn main() -> Result<()> {
         }
         "demo" => demo(),
         "engines" => {
+            // The other engines get their images from the local one.
+            engine::ensure_running()?;
+            images::build_missing()?;
             for engine in other_engines()? {
                 println!("DOCKER_HOST={} (the {} engine)", engine.host, engine.name);
             }

@@ -60,6 +60,17 @@ pub enum Error {
     )]
     RelayImage { image: String, message: String },
 
+    /// The engine does not offer an operation berth needs.
+    #[error(
+        "the engine at {endpoint} does not {operation} ({detail}); berth needs it {needed_for}"
+    )]
+    EngineLacks {
+        endpoint: String,
+        operation: &'static str,
+        needed_for: &'static str,
+        detail: String,
+    },
+
     /// The engine refused a request; `message` is its own words.
     #[error("{action}: the engine answered {status}: {message}")]
     Engine {
@@ -105,6 +116,12 @@ const PERMANENT_REFUSALS: &[&str] = &[
 ];
 
 impl Error {
+    /// Whether sending the request again, now or later, cannot help: the
+    /// engine lacks the operation, or berth's relay image cannot run there.
+    pub fn is_lasting(&self) -> bool {
+        matches!(self, Error::EngineLacks { .. } | Error::RelayImage { .. })
+    }
+
     /// Whether the engine answered 404: the object does not exist.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::Engine { status: 404, .. })

@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 use bollard::container::LogOutput;
 use bollard::exec::StartExecResults;
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tracing::{debug, instrument};
 
@@ -35,8 +35,6 @@ use crate::spec::RunConfig;
 
 /// Seconds the relay's `nc` waits for a connection to be accepted.
 const CONNECT_SECONDS: &str = "1";
-/// The most of a relay command's output that is kept.
-const MAX_RELAY_OUTPUT: usize = 64 << 10;
 
 impl DockerBackend {
     /// How berth reaches the containers of `network`, decided once per network.
@@ -44,25 +42,32 @@ impl DockerBackend {
         let reach = network
             .reach
             .get_or_try_init(|| async {
-                if self.reachability == Reachability::Relay {
-                    return Ok(Reach::Relayed);
-                }
-                if let Some(host) = host_address_on(&network.subnets, &interface_addresses()) {
-                    return Ok(Reach::Direct { host });
-                }
-                // Podman makes a network's bridge when its first container
-                // starts: with the relay running, look again.
-                self.relay(network).await?;
-                Ok::<_, Error>(
-                    match host_address_on(&network.subnets, &interface_addresses()) {
-                        Some(host) => Reach::Direct { host },
-                        None => Reach::Relayed,
-                    },
-                )
+                let reach = self.check_reach(network).await?;
+                debug!(network = %network.info.name, ?reach, "reaching the network's containers");
+                Ok::<_, Error>(reach)
             })
             .await?;
-        debug!(network = %network.info.name, ?reach, "reaching the network's containers");
         Ok(*reach)
+    }
+
+    /// Directly when this host is on the network (unless relays are asked
+    /// for), else through the relay.
+    async fn check_reach(&self, network: &NetworkState) -> Result<Reach, Error> {
+        if self.reachability == Reachability::Relay {
+            return Ok(Reach::Relayed);
+        }
+        if let Some(host) = host_address_on(&network.subnets, &interface_addresses()) {
+            return Ok(Reach::Direct { host });
+        }
+        // Podman makes a network's bridge when its first container starts:
+        // with the relay running, look again.
+        self.relay(network).await?;
+        Ok(
+            match host_address_on(&network.subnets, &interface_addresses()) {
+                Some(host) => Reach::Direct { host },
+                None => Reach::Relayed,
+            },
+        )
     }
 
     #[instrument(skip(self), err(level = "debug"))]
@@ -205,32 +210,17 @@ impl DockerBackend {
             .map(|(port, to)| format!("nc -ll -p {port} -e nc {} {} & ", to.ip(), to.port()))
             .chain(std::iter::once("wait".to_string()))
             .collect();
-        let image = self.relay_image_id().await?;
-        let labels = labels.with(LABEL_KIND, "forwarder");
-        let id = self
-            .create(&Create {
-                image: &image,
-                args: Some(vec!["sh".into(), "-c".into(), script]),
-                config: &RunConfig::default(),
-                labels: &labels,
-                network: Some(&ServiceNetwork {
-                    network,
-                    hosts: &[],
-                    dependencies: &[],
-                }),
-            })
+        let (id, ip) = self
+            .start_helper(
+                &state,
+                vec!["sh".into(), "-c".into(), script],
+                labels,
+                "forwarder",
+            )
             .await?;
-        let abandoned = self.remove_on_drop(&id);
-        let started = self
-            .start_and_address(&id, &state, "a host forwarder")
-            .await;
-        if started.is_err() {
-            self.remove_container(&id).await;
-        }
-        abandoned.disarm();
         Ok(ServiceContainer {
-            ip: started?,
             id,
+            ip,
             network: network.to_string(),
         })
     }
@@ -242,29 +232,11 @@ impl DockerBackend {
         if let Some(id) = relay.as_ref() {
             return Ok(id.clone());
         }
-        let image = self.relay_image_id().await?;
-        let labels = network.labels.with(LABEL_KIND, "relay");
-        let id = self
-            .create(&Create {
-                image: &image,
-                // Signals do not reach a pid 1 without handlers; it is removed by force.
-                args: Some(vec!["sleep".into(), "2147483647".into()]),
-                config: &RunConfig::default(),
-                labels: &labels,
-                network: Some(&ServiceNetwork {
-                    network: &network.info.id,
-                    hosts: &[],
-                    dependencies: &[],
-                }),
-            })
+        // Signals do not reach a pid 1 without handlers; it is removed by force.
+        let sleep = vec!["sleep".into(), "2147483647".into()];
+        let (id, _) = self
+            .start_helper(network, sleep, &network.labels, "relay")
             .await?;
-        let abandoned = self.remove_on_drop(&id);
-        let started = self.start_and_address(&id, network, "the relay").await;
-        if started.is_err() {
-            self.remove_container(&id).await;
-        }
-        abandoned.disarm();
-        started?;
         debug!(network = %network.info.name, relay = %id, "relay started");
         *relay = Some(id.clone());
         Ok(id)
@@ -290,31 +262,6 @@ impl DockerBackend {
         ran.map_err(|e| relay_failure(&self.relay_image, e))
     }
 
-    /// Runs `args` in container `id` to its end; its exit code and stdout.
-    async fn run_in(&self, id: &str, args: &[&str]) -> Result<(i64, String), Error> {
-        let exec = self.exec(id, args, false).await?;
-        let mut stdout = Vec::new();
-        if let StartExecResults::Attached { mut output, .. } = exec.0 {
-            while let Some(chunk) = output.next().await {
-                if let LogOutput::StdOut { message } =
-                    chunk.map_err(|e| self.error("reading a relay command".into(), e))?
-                {
-                    let room = MAX_RELAY_OUTPUT.saturating_sub(stdout.len());
-                    stdout.extend_from_slice(&message[..message.len().min(room)]);
-                }
-            }
-        }
-        let inspected = self
-            .request("reading a relay command's exit code", |docker| {
-                docker.inspect_exec(&exec.1)
-            })
-            .await?;
-        Ok((
-            inspected.exit_code.unwrap_or(-1),
-            String::from_utf8_lossy(&stdout).into_owned(),
-        ))
-    }
-
     /// The relay image's id, pulled when missing.
     async fn relay_image_id(&self) -> Result<crate::backend::ImageId, Error> {
         self.resolve_image_impl(&self.relay_image, &NoProgress)
@@ -322,18 +269,45 @@ impl DockerBackend {
             .map_err(|e| relay_failure(&self.relay_image, e))
     }
 
-    /// Starts a created helper and returns its address on `network`.
-    async fn start_and_address(
+    /// Starts a helper container of the relay image running `args` on
+    /// `network`, labelled `labels` and `berth.kind=kind`; its id and
+    /// address there. A start that fails or is abandoned removes it.
+    async fn start_helper(
         &self,
-        id: &str,
         network: &NetworkState,
-        what: &str,
-    ) -> Result<String, Error> {
-        self.request(format!("starting {what}"), |docker| {
-            docker.start_container(id, None)
-        })
-        .await?;
-        self.address(id, &network.info).await
+        args: Vec<String>,
+        labels: &Labels,
+        kind: &str,
+    ) -> Result<(String, String), Error> {
+        let image = self.relay_image_id().await?;
+        let labels = labels.with(LABEL_KIND, kind);
+        let id = self
+            .create(&Create {
+                image: &image,
+                args: Some(args),
+                config: &RunConfig::default(),
+                labels: &labels,
+                network: Some(&ServiceNetwork {
+                    network: &network.info.id,
+                    hosts: &[],
+                    dependencies: &[],
+                }),
+            })
+            .await?;
+        let abandoned = self.remove_on_drop(&id);
+        let started = async {
+            self.request(format!("starting a {kind}"), |docker| {
+                docker.start_container(&id, None)
+            })
+            .await?;
+            self.address(&id, &network.info).await
+        }
+        .await;
+        if started.is_err() {
+            self.remove_container(&id).await;
+        }
+        abandoned.disarm();
+        Ok((id, started?))
     }
 }
 

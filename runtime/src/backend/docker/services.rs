@@ -10,6 +10,9 @@ use crate::backend::{
     ContainerState, Error, LABEL_KIND, NetworkInfo, ServiceContainer, ServiceRun,
 };
 
+/// The most of an exec'd command's stdout that is kept (probes and relay commands print little).
+const MAX_COMMAND_OUTPUT: usize = 64 << 10;
+
 /// Seconds a service gets between SIGTERM and SIGKILL when stopped.
 const STOP_GRACE_SECONDS: i32 = 5;
 
@@ -164,16 +167,32 @@ impl DockerBackend {
 
     pub(super) async fn exec_in_impl(&self, id: &str, args: &[String]) -> Result<i64, Error> {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (started, exec) = self.exec(id, &args, false).await?;
+        Ok(self.run_in(id, &args).await?.0)
+    }
+
+    /// Runs `args` in running container `id` to its end; its exit code and
+    /// stdout (the first [`MAX_COMMAND_OUTPUT`] bytes).
+    pub(super) async fn run_in(&self, id: &str, args: &[&str]) -> Result<(i64, String), Error> {
+        let (started, exec) = self.exec(id, args, false).await?;
+        let mut stdout = Vec::new();
         if let StartExecResults::Attached { mut output, .. } = started {
-            while output.next().await.is_some() {}
+            while let Some(Ok(chunk)) = output.next().await {
+                if let LogOutput::StdOut { message } = chunk {
+                    let room = MAX_COMMAND_OUTPUT.saturating_sub(stdout.len());
+                    stdout.extend_from_slice(&message[..message.len().min(room)]);
+                }
+            }
         }
         let inspected = self
-            .request("reading a probe command's exit code", |docker| {
-                docker.inspect_exec(&exec)
-            })
+            .request(
+                format!("reading the exit code of `{}`", args.join(" ")),
+                |docker| docker.inspect_exec(&exec),
+            )
             .await?;
-        Ok(inspected.exit_code.unwrap_or(-1))
+        Ok((
+            inspected.exit_code.unwrap_or(-1),
+            String::from_utf8_lossy(&stdout).into_owned(),
+        ))
     }
 
     /// Starts `args` in running container `id`, its stdout and stderr
@@ -191,11 +210,15 @@ impl DockerBackend {
             attach_stderr: Some(true),
             ..Default::default()
         };
-        let exec = self
+        let exec = match self
             .request(format!("creating command `{}`", args.join(" ")), |docker| {
                 docker.create_exec(id, options.clone())
             })
-            .await?;
+            .await
+        {
+            Ok(exec) => exec,
+            Err(refused) => return Err(self.exec_refusal(id, refused).await),
+        };
         // Not sent twice: a second start of one exec is refused.
         let started = self
             .send(
@@ -205,6 +228,30 @@ impl DockerBackend {
             )
             .await?;
         Ok((started, exec.id))
+    }
+
+    /// Why creating an exec in `id` was refused: an engine without exec
+    /// answers 501, or 404 while the container is there and running.
+    async fn exec_refusal(&self, id: &str, refused: Error) -> Error {
+        let lacks_exec = match &refused {
+            Error::Engine { status: 501, .. } => true,
+            Error::Engine { status: 404, .. } => {
+                matches!(
+                    self.container_state_impl(id).await,
+                    Ok(ContainerState::Running)
+                )
+            }
+            _ => false,
+        };
+        if !lacks_exec {
+            return refused;
+        }
+        Error::EngineLacks {
+            endpoint: self.endpoint.clone(),
+            operation: "run commands in containers (exec)",
+            needed_for: "for exec probes, and to reach services where it cannot dial container addresses ([engine] reach)",
+            detail: refused.to_string(),
+        }
     }
 
     pub(super) async fn stop_container_impl(&self, id: &str, kill: bool) -> Result<(), Error> {

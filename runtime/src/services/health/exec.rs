@@ -12,6 +12,6 @@ pub(super) async fn check(
         Ok(code) => Err(ProbeFailure::wrong_answer(format!(
             "exited with code {code}"
         ))),
-        Err(e) => Err(ProbeFailure::no_answer(e.to_string())),
+        Err(e) => Err(ProbeFailure::engine(&e)),
     }
 }

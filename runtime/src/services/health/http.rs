@@ -45,7 +45,7 @@ async fn status_of(
         Some(container) => backend
             .open_port(container, port)
             .await
-            .map_err(|e| ProbeFailure::no_answer(e.to_string()))?,
+            .map_err(|e| ProbeFailure::engine(&e))?,
         None => Box::new(
             TcpStream::connect((ip, port))
                 .await

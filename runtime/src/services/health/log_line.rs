@@ -10,7 +10,7 @@ pub(super) async fn check(
     let logs = backend
         .container_logs(container, None)
         .await
-        .map_err(|e| ProbeFailure::no_answer(e.to_string()))?;
+        .map_err(|e| ProbeFailure::engine(&e))?;
     if logs.lines().any(|line| line.contains(text)) {
         Ok(())
     } else {

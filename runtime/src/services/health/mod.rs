@@ -24,6 +24,8 @@ const LOG_TAIL: u32 = 20;
 pub(crate) struct ProbeFailure {
     /// The service answered, but not as required (as opposed to not answering at all).
     answered: bool,
+    /// Asking again cannot help: the engine cannot run the probe at all.
+    lasting: bool,
     message: String,
 }
 
@@ -31,6 +33,7 @@ impl ProbeFailure {
     fn no_answer(message: impl Into<String>) -> Self {
         ProbeFailure {
             answered: false,
+            lasting: false,
             message: message.into(),
         }
     }
@@ -38,7 +41,17 @@ impl ProbeFailure {
     fn wrong_answer(message: impl Into<String>) -> Self {
         ProbeFailure {
             answered: true,
+            lasting: false,
             message: message.into(),
+        }
+    }
+
+    /// The engine could not carry the probe out: no answer yet, unless the
+    /// engine lacks what the probe needs, which fails the service at once.
+    fn engine(error: &crate::backend::Error) -> Self {
+        ProbeFailure {
+            lasting: error.is_lasting(),
+            ..ProbeFailure::no_answer(error.to_string())
         }
     }
 }
@@ -121,6 +134,14 @@ pub async fn wait_healthy(
                     Err(ProbeFailure::no_answer("the probe did not finish in time"))
                 });
             if let Err(failure) = checked {
+                if failure.lasting {
+                    return Err(Error::Unhealthy {
+                        service: service.to_string(),
+                        probe: describe(&probes[index]),
+                        message: failure.message,
+                        logs: String::new(),
+                    });
+                }
                 if failure.answered {
                     wrong_answers[index] = Some(failure.message.clone());
                 }

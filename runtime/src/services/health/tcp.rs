@@ -18,7 +18,7 @@ pub(super) async fn check(
         return backend
             .check_port(container, port)
             .await
-            .map_err(|e| ProbeFailure::no_answer(e.to_string()));
+            .map_err(|e| ProbeFailure::engine(&e));
     }
     let address = target.address;
     match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((address, port))).await {
