@@ -629,6 +629,18 @@ async fn hostile_functions_end_in_clear_errors_and_the_server_serves_on() {
 /// The address and hostname of the one service container of `session` on
 /// tenant `tenant`'s network.
 fn service_of(session: &str, tenant: &str) -> (String, String) {
+    let (inspected, network) = inspect_service_of(session, tenant);
+    let ip = network["IPAddress"].as_str().unwrap().to_string();
+    let hostname = inspected["Config"]["Hostname"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (ip, hostname)
+}
+
+/// The engine's inspection of the one service container of `session` on
+/// tenant `tenant`'s network, and its endpoint there, once it runs.
+fn inspect_service_of(session: &str, tenant: &str) -> (Value, Value) {
     let prefix = format!("berth-tenant-{tenant}-");
     let label = format!("label=berth.session={session}");
     for _ in 0..200 {
@@ -647,17 +659,60 @@ fn service_of(session: &str, tenant: &str) -> (String, String) {
                 .unwrap();
             if let Some((_, network)) = networks.iter().find(|(name, _)| name.starts_with(&prefix))
             {
-                let ip = network["IPAddress"].as_str().unwrap().to_string();
-                let hostname = inspected[0]["Config"]["Hostname"]
-                    .as_str()
-                    .unwrap()
-                    .to_string();
-                return (ip, hostname);
+                let network = network.clone();
+                return (inspected[0].clone(), network);
             }
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     panic!("no service of {tenant} runs");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_tenants_containers_are_held_to_its_own_limits_on_one_shared_engine() {
+    let served = Served::start("serve-limits", "", "");
+    for token in [ALPHA, GAMMA] {
+        served.upload(token, "service-probes", "1.0.0").await;
+    }
+    let hold = |token| {
+        served.call(
+            token,
+            "service-probes",
+            "long-client",
+            json!({"tag": nonce(), "seconds": 6}),
+        )
+    };
+    let inspecting = async {
+        let session = served.session.id.clone();
+        tokio::task::spawn_blocking(move || {
+            ["alpha", "gamma"].map(|tenant| inspect_service_of(&session, tenant).0)
+        })
+        .await
+        .unwrap()
+    };
+    let ((alpha_held, alpha_body), (gamma_held, gamma_body), [alpha, gamma]) =
+        tokio::join!(hold(ALPHA), hold(GAMMA), inspecting);
+    assert_eq!(alpha_held, StatusCode::OK, "{alpha_body}");
+    assert_eq!(gamma_held, StatusCode::OK, "{gamma_body}");
+    // alpha has the server's berth.toml (berth's defaults); gamma strict.toml.
+    let limits = |inspected: &Value| {
+        let host = &inspected["HostConfig"];
+        (
+            host["Memory"].as_u64(),
+            host["NanoCpus"].as_u64(),
+            host["PidsLimit"].as_u64(),
+        )
+    };
+    assert_eq!(
+        limits(&alpha),
+        (Some(512 << 20), Some(1_000_000_000), Some(256)),
+        "alpha's service"
+    );
+    assert_eq!(
+        limits(&gamma),
+        (Some(64 << 20), Some(500_000_000), Some(64)),
+        "gamma's service"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

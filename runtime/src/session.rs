@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::backend::{self, ContainerBackend, Labels};
+use crate::backend::{self, ContainerBackend, ContainerLimits, Labels};
 use crate::capped_count::CappedCount;
 
 /// One run of berth against an engine.
@@ -14,6 +14,8 @@ pub struct Session {
     backend: Arc<dyn ContainerBackend>,
     /// How many of its containers may run at once (a tenant's quota), if capped.
     live: Option<Arc<CappedCount>>,
+    /// What each of its containers is held to.
+    limits: ContainerLimits,
 }
 
 /// One running container of a capped session; dropping it frees its place.
@@ -49,7 +51,19 @@ impl Session {
             id,
             backend,
             live: None,
+            limits: ContainerLimits::default(),
         }
+    }
+
+    /// The session, holding each of its containers to `limits`.
+    pub fn with_limits(mut self, limits: ContainerLimits) -> Session {
+        self.limits = limits;
+        self
+    }
+
+    /// What each of the session's containers is held to.
+    pub fn limits(&self) -> &ContainerLimits {
+        &self.limits
     }
 
     /// The session, allowing at most `cap` of its containers to run at once.

@@ -65,13 +65,15 @@ pub fn in_process_services(
     policy: &berth::policy::Policy,
     exec_dir: PathBuf,
 ) -> Arc<berth::services::ServiceManager> {
-    let session = Arc::new(berth::session::Session::with_id(
-        Arc::new(berth::backend::docker::DockerBackend::configured(
-            &policy.engine,
-            &policy.containers,
-        )),
-        guard.id.clone(),
-    ));
+    let session = Arc::new(
+        berth::session::Session::with_id(
+            Arc::new(berth::backend::docker::DockerBackend::configured(
+                &policy.engine,
+            )),
+            guard.id.clone(),
+        )
+        .with_limits(policy.containers.clone()),
+    );
     let evaluator = berth::pipeline::Evaluator::new(
         session,
         policy.images.clone(),

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::engines::Engine;
 use crate::{cargo, root, run};
 
 /// One measured row: samples in milliseconds, and the reference row's name, if any.
@@ -34,6 +35,7 @@ pub fn bench() -> Result<()> {
     run(cargo().args(["build", "--release", "--package", "berth"]))?;
     let (mut rows, figures) = in_process_rows()?;
     rows.extend(process_rows()?);
+    rows.extend(engine_rows()?);
     let mut report = render(&rows, &figures);
     // What the numbers mean, and the profiles behind them: written by hand.
     let analysis = std::fs::read_to_string(root().join("bench/analysis.md"))
@@ -60,39 +62,74 @@ fn in_process_rows() -> Result<(Vec<Row>, Vec<Figure>)> {
     let mut rows = Vec::new();
     let mut figures = Vec::new();
     for bench in BENCHES {
-        let output = cargo()
-            .args(["bench", "--package", "berth-bench", "--bench", bench])
-            .current_dir(root())
-            .stderr(Stdio::inherit())
-            .output()
-            .with_context(|| format!("running the {bench} bench"))?;
-        if !output.status.success() {
-            bail!("the {bench} bench failed");
-        }
-        for line in String::from_utf8_lossy(&output.stdout).lines() {
-            let fields: Vec<&str> = line.split('\t').collect();
-            if let ["figure", name, value, unit] = &fields[..] {
-                figures.push(Figure {
-                    name: name.to_string(),
-                    value: value.to_string(),
-                    unit: unit.to_string(),
-                });
-                continue;
-            }
-            let [name, reference, samples @ ..] = &fields[..] else {
-                continue;
-            };
-            let samples: Vec<f64> = samples.iter().filter_map(|f| f.parse().ok()).collect();
-            if !samples.is_empty() {
-                rows.push(Row {
-                    name: name.to_string(),
-                    samples,
-                    reference: (*reference != "-").then(|| reference.to_string()),
-                });
-            }
-        }
+        let output = run_bench(bench, &[])?;
+        parse_bench(&output, &mut rows, &mut figures);
     }
     Ok((rows, figures))
+}
+
+/// Start to healthy on each engine the tests use, beside that engine's floor.
+fn engine_rows() -> Result<Vec<Row>> {
+    const LOCAL: Engine = Engine {
+        name: "local",
+        host: "unix:///var/run/docker.sock",
+        routes_from_here: true,
+    };
+    let mut rows = Vec::new();
+    let mut figures = Vec::new();
+    for engine in std::iter::once(&LOCAL).chain(crate::other_engines()?) {
+        let mut env = vec![
+            ("DOCKER_HOST", engine.host),
+            ("BERTH_BENCH_ENGINE", engine.name),
+        ];
+        if engine.routes_from_here {
+            env.push(("BERTH_BENCH_ROUTABLE", "1"));
+        }
+        let output = run_bench("engines", &env)?;
+        parse_bench(&output, &mut rows, &mut figures);
+    }
+    Ok(rows)
+}
+
+/// Runs one bench of berth-bench, with `env` added; its stdout.
+fn run_bench(bench: &str, env: &[(&str, &str)]) -> Result<String> {
+    let output = cargo()
+        .args(["bench", "--package", "berth-bench", "--bench", bench])
+        .envs(env.iter().copied())
+        .current_dir(root())
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running the {bench} bench"))?;
+    if !output.status.success() {
+        bail!("the {bench} bench failed");
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Reads a bench's `name, reference, samples...` and `figure, name, value, unit` lines.
+fn parse_bench(output: &str, rows: &mut Vec<Row>, figures: &mut Vec<Figure>) {
+    for line in output.lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        if let ["figure", name, value, unit] = &fields[..] {
+            figures.push(Figure {
+                name: name.to_string(),
+                value: value.to_string(),
+                unit: unit.to_string(),
+            });
+            continue;
+        }
+        let [name, reference, samples @ ..] = &fields[..] else {
+            continue;
+        };
+        let samples: Vec<f64> = samples.iter().filter_map(|f| f.parse().ok()).collect();
+        if !samples.is_empty() {
+            rows.push(Row {
+                name: name.to_string(),
+                samples,
+                reference: (*reference != "-").then(|| reference.to_string()),
+            });
+        }
+    }
 }
 
 fn process_rows() -> Result<Vec<Row>> {

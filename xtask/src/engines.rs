@@ -15,6 +15,8 @@ pub struct Engine {
     pub name: &'static str,
     /// Its `DOCKER_HOST`.
     pub host: &'static str,
+    /// Whether its container addresses route from this host.
+    pub routes_from_here: bool,
 }
 
 /// The dockerd in its own network namespace: reached only through its unix
@@ -22,12 +24,14 @@ pub struct Engine {
 pub const NAMESPACED: Engine = Engine {
     name: "namespaced",
     host: "unix:///run/berth-ns-docker.sock",
+    routes_from_here: false,
 };
 
 /// Debian's Podman, serving the Docker API.
 pub const PODMAN: Engine = Engine {
     name: "podman",
     host: "unix:///run/podman/podman.sock",
+    routes_from_here: true,
 };
 
 /// The network namespace of the namespaced engine.

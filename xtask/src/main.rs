@@ -167,7 +167,7 @@ fn test() -> Result<()> {
 }
 
 /// The engines besides the local dockerd, started, with the local images.
-fn other_engines() -> Result<Vec<&'static engines::Engine>> {
+pub(crate) fn other_engines() -> Result<Vec<&'static engines::Engine>> {
     let all = [engines::ensure_namespaced()?, engines::ensure_podman()?];
     for engine in all {
         engines::copy_images(engine, &images::all())?;

@@ -50,6 +50,8 @@ pub struct StepRun<'a> {
     pub network: Option<&'a ServiceNetwork<'a>>,
     /// Whether to keep the filesystem (as a snapshot image) when the step exits 0.
     pub snapshot: bool,
+    /// What the container is held to.
+    pub limits: &'a ContainerLimits,
 }
 
 /// How a container reaches the services it binds.
@@ -77,6 +79,8 @@ pub struct ServiceRun<'a> {
     /// Its hostname, which clients map to its address in their host entries.
     pub hostname: &'a str,
     pub labels: &'a Labels,
+    /// What the container is held to.
+    pub limits: &'a ContainerLimits,
 }
 
 /// A network containers join to reach services.

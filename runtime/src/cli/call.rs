@@ -47,7 +47,9 @@ impl CallArgs {
             then.check_allowed(&policy)?;
         }
 
-        let session = Arc::new(Session::new(Arc::new(super::engine(&policy))));
+        let session = Arc::new(
+            Session::new(Arc::new(super::engine(&policy))).with_limits(policy.containers.clone()),
+        );
         let evaluator = Evaluator::new(
             session.clone(),
             policy.images.clone(),

@@ -63,10 +63,10 @@ impl Cli {
     }
 }
 
-/// The engine berth runs on (`DOCKER_HOST`, else the local socket), held to
-/// the policy's engine and container settings.
+/// The engine berth runs on (`DOCKER_HOST`, else the local socket), talked
+/// to as the policy's `[engine]` says.
 pub fn engine(policy: &berth::policy::Policy) -> berth::backend::docker::DockerBackend {
-    berth::backend::docker::DockerBackend::configured(&policy.engine, &policy.containers)
+    berth::backend::docker::DockerBackend::configured(&policy.engine)
 }
 
 /// Logs to stderr: warnings by default, more with -v.

@@ -26,9 +26,8 @@ impl ServeArgs {
         let tenants = tenants::load(&self.tenants, &policy)?;
         let count = tenants.len();
         let runtime = Arc::new(Runtime::new(&berth::cache_dir())?);
-        let server = Server::new(runtime, tenants, &berth::data_dir(), |policy| {
-            Arc::new(super::engine(policy))
-        });
+        let engine = Arc::new(super::engine(&policy));
+        let server = Server::new(runtime, tenants, &berth::data_dir(), engine);
         let listener = tokio::net::TcpListener::bind(self.listen)
             .await
             .with_context(|| format!("cannot listen on {}", self.listen))?;

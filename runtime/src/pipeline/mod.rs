@@ -327,6 +327,7 @@ impl Evaluator {
             labels: &labels,
             network: network.as_ref(),
             snapshot,
+            limits: self.session.limits(),
         };
         let mut output = match self.backend().run_step(&run).await {
             Ok(output) => output,

@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::ContainerBackend;
-use crate::policy::Policy;
 use crate::session;
 use crate::wasm::Runtime;
 
@@ -49,23 +48,21 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server for `tenants`, keeping plugins and exec caches under
-    /// `data_dir`; `backend` gives the engine a tenant's policy holds its containers to.
+    /// A server for `tenants` on the engine `backend`, keeping plugins and
+    /// exec caches under `data_dir`. Every tenant shares the one backend;
+    /// each tenant's session holds its containers to that tenant's limits.
     pub fn new(
         runtime: Arc<Runtime>,
         tenants: Vec<TenantConfig>,
         data_dir: &Path,
-        backend: impl Fn(&Policy) -> Arc<dyn ContainerBackend>,
+        backend: Arc<dyn ContainerBackend>,
     ) -> Server {
         // One session id for every tenant: its labels mark what this server
         // made; each tenant's own network and service manager keep them apart.
         let session_id = session::new_id();
         let tenants = tenants
             .into_iter()
-            .map(|config| {
-                let engine = backend(&config.policy);
-                Arc::new(Tenant::new(config, engine, &session_id, data_dir))
-            })
+            .map(|config| Arc::new(Tenant::new(config, backend.clone(), &session_id, data_dir)))
             .collect();
         Server {
             state: Arc::new(ServerState { runtime, tenants }),

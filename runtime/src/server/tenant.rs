@@ -46,7 +46,8 @@ impl Tenant {
     ) -> Tenant {
         let session = Arc::new(
             Session::with_id(backend, session_id.to_string())
-                .with_live_cap(config.quota.containers),
+                .with_live_cap(config.quota.containers)
+                .with_limits(config.policy.containers.clone()),
         );
         let dir = data_dir.join("tenants").join(&config.name);
         let evaluator = Evaluator::new(

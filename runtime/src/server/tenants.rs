@@ -157,8 +157,11 @@ pub fn load(path: &Path, server_policy: &Arc<Policy>) -> Result<Vec<TenantConfig
             })?),
             None => server_policy.clone(),
         };
+        // How the engine is reached is the server's to say: every tenant
+        // shares its one backend, whatever `[engine]` a tenant's config has.
         let policy = Arc::new(Policy {
             host: policy.host.for_tenant(),
+            engine: server_policy.engine.clone(),
             ..(*policy).clone()
         });
         let defaults = Quota::default();

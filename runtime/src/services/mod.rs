@@ -348,6 +348,7 @@ impl ServiceManager {
             network: &network,
             hostname,
             labels: &labels,
+            limits: self.evaluator.session().limits(),
         };
         let container = match self.evaluator.backend().start_service(&run).await {
             Ok(container) => container,

@@ -25,10 +25,9 @@ use tokio::sync::OnceCell;
 use tracing::{Instrument, warn};
 
 use super::{
-    ContainerBackend, ContainerLimits, ContainerState, DEFAULT_RELAY_IMAGE,
-    DEFAULT_REQUEST_TIMEOUT, EngineSettings, Error, HostRoute, ImageId, KeptImage, Labels,
-    NetworkInfo, PortStream, ProgressSink, Reachability, ServiceContainer, ServiceRun, StepOutput,
-    StepRun,
+    ContainerBackend, ContainerState, DEFAULT_RELAY_IMAGE, DEFAULT_REQUEST_TIMEOUT, EngineSettings,
+    Error, HostRoute, ImageId, KeptImage, Labels, NetworkInfo, PortStream, ProgressSink,
+    Reachability, ServiceContainer, ServiceRun, StepOutput, StepRun,
 };
 use crate::spec::NewFile;
 
@@ -52,8 +51,6 @@ pub struct DockerBackend {
     client: OnceCell<Docker>,
     endpoint: String,
     request_timeout: Duration,
-    /// What every container is held to.
-    container_limits: ContainerLimits,
     /// Orphans removed when this client connected.
     reaped_on_connect: std::sync::Mutex<Reaped>,
     /// How to reach service ports: by checking, or always through a relay.
@@ -82,7 +79,6 @@ impl DockerBackend {
             client: OnceCell::new(),
             endpoint,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
-            container_limits: ContainerLimits::default(),
             reaped_on_connect: std::sync::Mutex::new(Reaped::default()),
             reachability: Reachability::Auto,
             relay_image: DEFAULT_RELAY_IMAGE.to_string(),
@@ -91,13 +87,12 @@ impl DockerBackend {
     }
 
     /// The engine named by `DOCKER_HOST` (or the local socket), talked to as
-    /// `engine` says and holding every container to `limits`.
-    pub fn configured(engine: &EngineSettings, limits: &ContainerLimits) -> DockerBackend {
+    /// `engine` says.
+    pub fn configured(engine: &EngineSettings) -> DockerBackend {
         DockerBackend {
             request_timeout: engine.timeout,
             reachability: engine.reach,
             relay_image: engine.relay_image.clone(),
-            container_limits: limits.clone(),
             ..DockerBackend::new()
         }
     }

@@ -27,8 +27,8 @@ use super::network::NetworkState;
 use super::reach::{Reach, host_address_on, interface_addresses, interface_networks};
 use super::steps::Create;
 use crate::backend::{
-    Error, HostRoute, LABEL_KIND, Labels, PortStream, Reachability, ServiceContainer,
-    ServiceNetwork,
+    ContainerLimits, Error, HostRoute, LABEL_KIND, Labels, PortStream, Reachability,
+    ServiceContainer, ServiceNetwork,
 };
 use crate::progress::NoProgress;
 use crate::spec::RunConfig;
@@ -292,6 +292,8 @@ impl DockerBackend {
                     hosts: &[],
                     dependencies: &[],
                 }),
+                // berth's own helper: the default limits, whoever's network it serves.
+                limits: &ContainerLimits::default(),
             })
             .await?;
         let abandoned = self.remove_on_drop(&id);

@@ -29,6 +29,7 @@ impl DockerBackend {
             config: run.config,
             labels: &labels,
             network: Some(run.network),
+            limits: run.limits,
         };
         let id = self.create(&create).await?;
         // Until the caller holds the container, abandoning the start removes it.

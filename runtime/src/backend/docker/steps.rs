@@ -10,7 +10,8 @@ use tracing::instrument;
 use super::DockerBackend;
 use super::archive::{ArchiveEntry, files_to_tar, first_entry};
 use crate::backend::{
-    Error, ImageId, LABEL_KIND, Labels, ServiceNetwork, StepOutput, StepRun, is_exec_failure,
+    ContainerLimits, Error, ImageId, LABEL_KIND, Labels, ServiceNetwork, StepOutput, StepRun,
+    is_exec_failure,
 };
 use crate::spec::{NewFile, RunConfig, absolute_path};
 
@@ -89,6 +90,7 @@ pub(super) struct Create<'a> {
     pub config: &'a RunConfig,
     pub labels: &'a Labels,
     pub network: Option<&'a ServiceNetwork<'a>>,
+    pub limits: &'a ContainerLimits,
 }
 
 /// The command of a container that is created only to copy files in or out; it never starts.
@@ -104,6 +106,7 @@ impl DockerBackend {
             config: step.config,
             labels: &labels,
             network: step.network,
+            limits: step.limits,
         };
         let id = self.create(&create).await?;
         let abandoned = self.remove_on_drop(&id);
@@ -186,6 +189,8 @@ impl DockerBackend {
             config: &RunConfig::default(),
             labels: &labels,
             network: None,
+            // Never started: nothing to hold.
+            limits: &ContainerLimits::default(),
         };
         let id = self.create(&create).await?;
         let abandoned = self.remove_on_drop(&id);
@@ -219,7 +224,7 @@ impl DockerBackend {
             ),
             ..Default::default()
         });
-        let host_config = Some(self.sandboxed(network.unwrap_or_default()));
+        let host_config = Some(sandboxed(network.unwrap_or_default(), create.limits));
         let body = ContainerCreateBody {
             image: Some(image.0.clone()),
             cmd: create.args.clone(),
@@ -243,24 +248,6 @@ impl DockerBackend {
             })
             .await?;
         Ok(created.id)
-    }
-
-    /// Every container berth creates is held to the policy's limits and is
-    /// never privileged: no host mounts, no devices, no added capabilities,
-    /// and no gaining privileges through setuid binaries.
-    fn sandboxed(&self, host_config: HostConfig) -> HostConfig {
-        let limits = &self.container_limits;
-        let memory = i64::try_from(limits.memory).unwrap_or(i64::MAX);
-        HostConfig {
-            memory: Some(memory),
-            // Swap included: the container cannot page past its limit.
-            memory_swap: Some(memory),
-            nano_cpus: Some((limits.cpus * 1e9) as i64),
-            pids_limit: Some(i64::from(limits.pids)),
-            privileged: Some(false),
-            security_opt: Some(vec!["no-new-privileges".to_string()]),
-            ..host_config
-        }
     }
 
     pub(super) async fn upload(&self, id: &str, files: &[NewFile]) -> Result<(), Error> {
@@ -417,6 +404,23 @@ impl DockerBackend {
             })
             .await?;
         Ok(ImageId(committed.id))
+    }
+}
+
+/// Every container berth creates is held to its run's limits and is never
+/// privileged: no host mounts, no devices, no added capabilities, and no
+/// gaining privileges through setuid binaries.
+fn sandboxed(host_config: HostConfig, limits: &ContainerLimits) -> HostConfig {
+    let memory = i64::try_from(limits.memory).unwrap_or(i64::MAX);
+    HostConfig {
+        memory: Some(memory),
+        // Swap included: the container cannot page past its limit.
+        memory_swap: Some(memory),
+        nano_cpus: Some((limits.cpus * 1e9) as i64),
+        pids_limit: Some(i64::from(limits.pids)),
+        privileged: Some(false),
+        security_opt: Some(vec!["no-new-privileges".to_string()]),
+        ..host_config
     }
 }
 
