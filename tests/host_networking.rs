@@ -181,6 +181,7 @@ fn host_dir(files: &[(&str, &[u8])]) -> std::path::PathBuf {
 
 #[test]
 fn up_serves_the_python_example_verbatim() {
+    let _port = common::fixed_host_ports();
     let session = TestSession::uncached("up-verbatim");
     let up = Up::start(
         &session,
@@ -266,6 +267,7 @@ fn up_on_a_returned_container_serves_its_exposed_port() {
 
 #[test]
 fn a_host_port_in_use_is_named_and_nothing_starts() {
+    let _port = common::fixed_host_ports();
     let session = TestSession::uncached("up-port-taken");
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();

@@ -83,6 +83,17 @@ pub fn in_process_services(
     berth::services::ServiceManager::new(Arc::new(evaluator), policy.services.clone())
 }
 
+/// Held by a test that uses a fixed host port (8080, 8081), for as long as
+/// it runs: the engine suite runs on several engines at once, each its own
+/// process, and only one of them may use such a port at a time.
+pub fn fixed_host_ports() -> std::fs::File {
+    let path = root().join("target/test-inputs/fixed-host-ports.lock");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let file = std::fs::File::create(&path).unwrap();
+    file.lock().expect("locking the fixed host ports");
+    file
+}
+
 /// A fresh value for making pipelines nobody ran before.
 pub fn nonce() -> String {
     let nanos = std::time::SystemTime::now()

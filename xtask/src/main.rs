@@ -7,6 +7,7 @@ mod fuzz;
 mod images;
 mod languages;
 mod plugins;
+mod suite;
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -89,9 +90,6 @@ fn set_up() -> Result<()> {
     images::build_missing()
 }
 
-/// The tests that run on every engine, not only the local dockerd.
-const ENGINE_SUITE: &[&str] = &["services", "host_networking", "pipelines"];
-
 /// The seed's two service examples, end to end: a function's HTTP service
 /// `up` on a host port and fetched from the host, then clients bound to it.
 fn demo() -> Result<()> {
@@ -140,24 +138,14 @@ fn test() -> Result<()> {
     engine::install_missing(engine::TEST_PACKAGES)?;
     set_up()?;
     engine::ensure_registry()?;
-    let local = cargo_test(None, &[]);
+    let local = cargo_test();
     let mut failed: Vec<String> = local
         .err()
         .map(|e| format!("local dockerd: {e}"))
         .into_iter()
         .collect();
-    match other_engines() {
-        Ok(others) => {
-            for engine in others {
-                eprintln!(
-                    "xtask: the engine suite on the {} engine ({})",
-                    engine.name, engine.host
-                );
-                if let Err(e) = cargo_test(Some(engine.host), ENGINE_SUITE) {
-                    failed.push(format!("{} engine: {e:#}", engine.name));
-                }
-            }
-        }
+    match other_engines().and_then(|others| suite::run_on(&others)) {
+        Ok(engine_failures) => failed.extend(engine_failures),
         Err(e) => failed.push(format!("{e:#}")),
     }
     if !failed.is_empty() {
@@ -175,22 +163,16 @@ pub(crate) fn other_engines() -> Result<Vec<&'static engines::Engine>> {
     Ok(all.to_vec())
 }
 
-/// `cargo test` of the workspace, or of the integration tests `only`, on
-/// the engine at `host` (the default one when `None`).
-fn cargo_test(host: Option<&str>, only: &[&str]) -> Result<()> {
-    let mut command = cargo();
-    command.arg("test");
-    if only.is_empty() {
-        // The benchmarks' comparison tools are not needed to test berth.
-        command.args(["--workspace", "--exclude", "berth-bench"]);
-    } else {
-        command.args(["--package", "berth"]);
-        for test in only {
-            command.args(["--test", test]);
-        }
-    }
-    if let Some(host) = host {
-        command.env("DOCKER_HOST", host);
-    }
-    run(command.args(["--no-fail-fast", "--", "--test-threads=4"]))
+/// `cargo test` of the workspace on the local dockerd.
+fn cargo_test() -> Result<()> {
+    // The benchmarks' comparison tools are not needed to test berth.
+    run(cargo().args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "berth-bench",
+        "--no-fail-fast",
+        "--",
+        "--test-threads=4",
+    ]))
 }

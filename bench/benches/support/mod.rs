@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use berth::backend::docker::DockerBackend;
 use berth::pipeline::{Evaluator, ExecCache};
-use berth::policy::{ImagePolicy, Policy};
+use berth::policy::Policy;
 use berth::progress::NoProgress;
 use berth::services::ServiceManager;
 use berth::session::Session;
@@ -25,17 +25,23 @@ pub struct BenchSession {
 }
 
 impl BenchSession {
+    /// A session under the repository's berth.toml, as the CLI runs from
+    /// the repository root: its rewrite maps `busybox` (the relay image too)
+    /// to the local image.
     pub fn new() -> BenchSession {
+        let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../berth.toml");
+        let policy = Policy::load(Some(std::path::Path::new(config))).expect("berth.toml");
         let cache = tempfile::tempdir().expect("cache dir");
-        let backend = Arc::new(DockerBackend::new());
-        let session = Arc::new(Session::new(backend.clone()));
+        let backend = Arc::new(DockerBackend::configured(&policy.engine));
+        let session =
+            Arc::new(Session::new(backend.clone()).with_limits(policy.containers.clone()));
         let evaluator = Evaluator::new(
             session.clone(),
-            ImagePolicy::default(),
+            policy.images.clone(),
             ExecCache::new(cache.path().join("exec")),
             Arc::new(NoProgress),
         );
-        let services = ServiceManager::new(Arc::new(evaluator), Policy::default().services);
+        let services = ServiceManager::new(Arc::new(evaluator), policy.services.clone());
         BenchSession {
             cache,
             backend,
