@@ -451,6 +451,10 @@ impl HostMariadb {
             "-c",
             script,
         ]);
+        assert!(
+            !id.trim().is_empty(),
+            "the host MariaDB did not start on 127.0.0.1:3306"
+        );
         let server = HostMariadb(id.trim().to_string());
         let started = Instant::now();
         loop {
@@ -489,6 +493,7 @@ impl Drop for HostMariadb {
 #[test]
 fn user_list_reads_the_host_mariadb_verbatim() {
     let session = TestSession::uncached("host-mariadb");
+    let _port = common::fixed_host_ports();
     let _server = HostMariadb::start();
     let out = session.call_ok(
         "mariadb-demo",

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test file uses a different part of this module
 
 pub mod engine_proxy;
+pub mod served;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -83,7 +84,7 @@ pub fn in_process_services(
     berth::services::ServiceManager::new(Arc::new(evaluator), policy.services.clone())
 }
 
-/// Held by a test that uses a fixed host port (8080, 8081), for as long as
+/// Held by a test that uses a fixed host port (8080, 8081, 3306), for as long as
 /// it runs: the engine suite runs on several engines at once, each its own
 /// process, and only one of them may use such a port at a time.
 pub fn fixed_host_ports() -> std::fs::File {

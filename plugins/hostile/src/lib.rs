@@ -59,6 +59,20 @@ impl Guest for Hostile {
         Container::new(&image)
     }
 
+    fn stash(secret: String) -> Result<String, Error> {
+        let words = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        Container::new("busybox")
+            .with_new_file("/secret", secret.as_bytes(), None)
+            .with_exec(&words(&["sh", "-c", "mv /secret /stash.txt"]))
+            .with_exec(&words(&["cat", "/stash.txt"]))
+            .stdout()
+    }
+
+    fn read_image_file(image: String, path: String) -> Result<String, Error> {
+        let bytes = Container::new(&image).file(&path)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     fn read_host_file(path: String) -> Result<String, String> {
         std::fs::read_to_string(&path).map_err(|e| e.to_string())
     }

@@ -8,6 +8,7 @@ pub mod docker;
 mod error;
 mod labels;
 mod owner;
+pub mod reference;
 mod remove_on_drop;
 mod settings;
 
@@ -179,7 +180,9 @@ pub trait ProgressTask: Send {
 /// What berth needs from a container engine.
 #[async_trait]
 pub trait ContainerBackend: Send + Sync {
-    /// Resolves `reference` to its content id, pulling it when it is missing.
+    /// Resolves the image that `reference` names to its content id, pulling
+    /// it when it is missing. Only a name resolves: never an image id, nor
+    /// an id prefix that an engine might take in place of a name.
     async fn resolve_image(
         &self,
         reference: &str,

@@ -1,8 +1,19 @@
 use std::path::PathBuf;
 
 use super::Error;
-use crate::backend::{KeptImage, StepOutput};
+use crate::backend::{KeptImage, StepOutput, reference};
 use crate::spec::Digest;
+
+/// Where exec caches keep their snapshots: `berth-cache/CACHE:STEP`.
+const SNAPSHOT_REPOSITORY: &str = "berth-cache";
+
+/// Whether `address` names an exec cache's snapshot. No plugin may ask for
+/// one: a snapshot holds what some caller's steps wrote, and knowing its
+/// name must not be enough to read it.
+pub fn names_snapshot(address: &str) -> bool {
+    reference::qualify(reference::without_tag(address))
+        .starts_with(&format!("docker.io/{SNAPSHOT_REPOSITORY}/"))
+}
 
 /// Results of exec steps on disk, one JSON file per step digest.
 ///
@@ -32,7 +43,7 @@ impl ExecCache {
         let dir = std::path::absolute(&self.dir).unwrap_or_else(|_| self.dir.clone());
         let dir_digest = blake3::hash(dir.as_os_str().as_encoded_bytes()).to_hex();
         KeptImage {
-            repository: format!("berth-cache/{}", &dir_digest[..12]),
+            repository: format!("{SNAPSHOT_REPOSITORY}/{}", &dir_digest[..12]),
             tag: key.to_hex(),
         }
     }
@@ -83,6 +94,20 @@ impl ExecCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snapshot_names_are_told_in_every_spelling() {
+        for snapshot in [
+            "berth-cache/0123456789ab:00ff",
+            "berth-cache/0123456789ab",
+            "docker.io/berth-cache/0123456789ab:00ff",
+        ] {
+            assert!(names_snapshot(snapshot), "{snapshot}");
+        }
+        for image in ["busybox", "berth.local/busybox:latest", "me/berth-cache:1"] {
+            assert!(!names_snapshot(image), "{image}");
+        }
+    }
     use crate::backend::ImageId;
     use crate::spec::CanonicalHasher;
 

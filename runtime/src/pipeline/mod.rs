@@ -167,6 +167,11 @@ impl Evaluator {
             .check_allowed(address)
             .map_err(Error::NotAllowed)?;
         let reference = self.images.rewrite(address);
+        if cache::names_snapshot(address) || cache::names_snapshot(&reference) {
+            return Err(Error::NotAllowed(format!(
+                "image `{address}` is a snapshot in berth's exec cache, which no plugin may ask for"
+            )));
+        }
         let id = self
             .backend()
             .resolve_image(&reference, self.progress.as_ref())

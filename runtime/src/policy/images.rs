@@ -2,10 +2,14 @@
 
 use std::collections::BTreeMap;
 
+use crate::backend::reference::{normalize as normalize_reference, qualify, without_tag};
+
 /// Which images a plugin may ask for, and which image each really means.
 #[derive(Clone, Debug)]
 pub struct ImagePolicy {
     allow: Vec<AllowPattern>,
+    /// Whether berth.toml wrote `allow` (else every image is allowed).
+    allow_written: bool,
     rewrite: BTreeMap<String, String>,
 }
 
@@ -35,6 +39,7 @@ impl Default for ImagePolicy {
     fn default() -> Self {
         ImagePolicy {
             allow: vec![AllowPattern::new("*").expect("`*` is a pattern")],
+            allow_written: false,
             rewrite: BTreeMap::new(),
         }
     }
@@ -49,6 +54,7 @@ impl ImagePolicy {
         allow: Option<Vec<String>>,
         rewrite: BTreeMap<String, String>,
     ) -> Result<ImagePolicy, (String, String)> {
+        let allow_written = allow.is_some();
         let allow = match allow {
             None => ImagePolicy::default().allow,
             Some(patterns) => patterns
@@ -68,11 +74,31 @@ impl ImagePolicy {
         }
         Ok(ImagePolicy {
             allow,
+            allow_written,
             rewrite: rewrite
                 .into_iter()
                 .map(|(from, to)| (normalize_reference(&from), to))
                 .collect(),
         })
+    }
+
+    /// The policy for a tenant of `berth serve`: as written, except that
+    /// a policy without `allow` allows only the images its rewrite rules
+    /// name (the ones the operator mapped), not every image.
+    pub fn for_tenant(&self) -> ImagePolicy {
+        if self.allow_written {
+            return self.clone();
+        }
+        let allow = self
+            .rewrite
+            .keys()
+            .filter_map(|from| AllowPattern::new(&glob::Pattern::escape(from)).ok())
+            .collect();
+        ImagePolicy {
+            allow,
+            allow_written: true,
+            rewrite: self.rewrite.clone(),
+        }
     }
 
     /// Refuses an image a plugin may not ask for, saying what it may.
@@ -111,43 +137,6 @@ impl ImagePolicy {
     }
 }
 
-/// The reference without its tag or digest.
-fn without_tag(reference: &str) -> &str {
-    if let Some((name, _)) = reference.split_once('@') {
-        return name;
-    }
-    let last_segment = reference.rsplit('/').next().unwrap_or(reference);
-    match last_segment.rfind(':') {
-        Some(colon) => &reference[..reference.len() - last_segment.len() + colon],
-        None => reference,
-    }
-}
-
-/// `busybox` -> `docker.io/library/busybox:latest`; references with a digest keep it.
-fn normalize_reference(reference: &str) -> String {
-    let name = without_tag(reference);
-    let suffix = match &reference[name.len()..] {
-        "" => ":latest",
-        suffix => suffix,
-    };
-    format!("{}{suffix}", qualify(name))
-}
-
-/// `busybox` -> `docker.io/library/busybox`, `me/app` -> `docker.io/me/app`;
-/// a name whose first part is a registry (a `.`, a `:` or `localhost`) is already whole.
-fn qualify(name: &str) -> String {
-    let first = name.split('/').next().unwrap_or("");
-    let has_registry =
-        name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    if has_registry {
-        name.to_string()
-    } else if name.contains('/') {
-        format!("docker.io/{name}")
-    } else {
-        format!("docker.io/library/{name}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,16 +167,6 @@ mod tests {
     }
 
     #[test]
-    fn registry_with_port_is_not_a_tag() {
-        assert_eq!(
-            normalize_reference("127.0.0.1:5000/x"),
-            "127.0.0.1:5000/x:latest"
-        );
-        assert_eq!(without_tag("127.0.0.1:5000/x"), "127.0.0.1:5000/x");
-        assert_eq!(without_tag("127.0.0.1:5000/x:1"), "127.0.0.1:5000/x");
-    }
-
-    #[test]
     fn allow_patterns_match_any_spelling_and_tag() {
         let policy = allowing(&["busybox", "python:3.*", "berth.local/*"]);
         for ok in [
@@ -205,6 +184,39 @@ mod tests {
         assert_eq!(
             allowing(&["busybox"]).check_allowed("alpine").unwrap_err(),
             "image `alpine` is not allowed: berth.toml [images] allow is [busybox]"
+        );
+    }
+
+    #[test]
+    fn a_tenant_without_an_allow_list_gets_only_the_mapped_images() {
+        let policy = ImagePolicy::new(
+            None,
+            [(
+                "busybox".to_string(),
+                "berth.local/busybox:latest".to_string(),
+            )]
+            .into(),
+        )
+        .unwrap();
+        assert!(
+            policy.check_allowed("alpine").is_ok(),
+            "the CLI allows every image"
+        );
+        let tenant = policy.for_tenant();
+        for ok in [
+            "busybox",
+            "busybox:latest",
+            "docker.io/library/busybox:latest",
+        ] {
+            assert!(tenant.check_allowed(ok).is_ok(), "{ok}");
+        }
+        for refused in ["alpine", "busybox:1.36", "berth.local/busybox:latest"] {
+            assert!(tenant.check_allowed(refused).is_err(), "{refused}");
+        }
+        let written = allowing(&["alpine"]).for_tenant();
+        assert!(
+            written.check_allowed("alpine").is_ok(),
+            "a written list stays"
         );
     }
 }

@@ -161,6 +161,7 @@ pub fn load(path: &Path, server_policy: &Arc<Policy>) -> Result<Vec<TenantConfig
         // shares its one backend, whatever `[engine]` a tenant's config has.
         let policy = Arc::new(Policy {
             host: policy.host.for_tenant(),
+            images: policy.images.for_tenant(),
             engine: server_policy.engine.clone(),
             ..(*policy).clone()
         });

@@ -1,9 +1,10 @@
+use bollard::models::ImageInspect;
 use bollard::query_parameters::{CreateImageOptions, TagImageOptions};
 use futures_util::StreamExt;
 use tracing::{debug, instrument};
 
 use super::DockerBackend;
-use crate::backend::{Error, ImageId, KeptImage, ProgressSink};
+use crate::backend::{Error, ImageId, KeptImage, ProgressSink, reference};
 
 impl DockerBackend {
     #[instrument(skip(self, progress), err(level = "debug"))]
@@ -12,11 +13,19 @@ impl DockerBackend {
         reference: &str,
         progress: &dyn ProgressSink,
     ) -> Result<ImageId, Error> {
-        if let Some(id) = self.local_image_id(reference).await? {
+        if reference::is_image_id(reference) {
+            return Err(Error::ImageNotFound {
+                reference: reference.to_string(),
+                message:
+                    "an image id is not an image address: name the image by repository and tag"
+                        .into(),
+            });
+        }
+        if let Some(id) = self.named_image_id(reference).await? {
             return Ok(id);
         }
         self.pull(reference, progress).await?;
-        self.local_image_id(reference)
+        self.named_image_id(reference)
             .await?
             .ok_or_else(|| Error::ImageNotFound {
                 reference: reference.to_string(),
@@ -80,14 +89,45 @@ impl DockerBackend {
         }
     }
 
+    /// The id of the image that `reference` names, if the engine has it.
+    ///
+    /// Where a name is asked for, an engine also takes an id prefix: Docker
+    /// answers `0123456789ab` with any image whose id starts so, when no
+    /// image is named that. Such an answer does not list the name among the
+    /// image's tags and digests, and is not taken.
+    async fn named_image_id(&self, reference: &str) -> Result<Option<ImageId>, Error> {
+        let Some(image) = self.inspect_image(reference).await? else {
+            return Ok(None);
+        };
+        let known = image
+            .repo_tags
+            .iter()
+            .flatten()
+            .chain(image.repo_digests.iter().flatten())
+            .map(String::as_str);
+        Ok(reference::names(reference, known)
+            .then_some(image.id)
+            .flatten()
+            .map(ImageId))
+    }
+
+    /// The id of the image the engine finds at `reference`: a name, or an id.
     async fn local_image_id(&self, reference: &str) -> Result<Option<ImageId>, Error> {
+        Ok(self
+            .inspect_image(reference)
+            .await?
+            .and_then(|image| image.id)
+            .map(ImageId))
+    }
+
+    async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInspect>, Error> {
         let inspected = self
             .request(format!("inspecting image {reference}"), |docker| {
                 docker.inspect_image(reference)
             })
             .await;
         match inspected {
-            Ok(image) => Ok(image.id.map(ImageId)),
+            Ok(image) => Ok(Some(image)),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
