@@ -15,13 +15,16 @@ pub const ALPHA: &str = "alpha-token-0123456789";
 pub const BETA: &str = "beta-token-0123456789";
 pub const GAMMA: &str = "gamma-token-0123456789";
 
-/// A policy allowing every image (`config = "open.toml"` in a tenant an
-/// `extra` adds), for tests that must get past the allow-list.
+/// A policy allowing every image and the host services on 127.0.0.1
+/// (`config = "open.toml"` in a tenant an `extra` adds), for tests that
+/// must get past the allow-lists.
 const OPEN_POLICY: &str = r#"
 [images]
 allow = ["*"]
 [images.rewrite]
 "busybox" = "berth.local/busybox:latest"
+[host]
+services = ["127.0.0.1"]
 "#;
 
 /// A running `berth serve`, stopped with SIGTERM on drop (and checked to exit 0).
@@ -236,17 +239,17 @@ pub fn service_of(session: &str, tenant: &str) -> (String, String) {
 /// The engine's inspection of the one service container of `session` on
 /// tenant `tenant`'s network, and its endpoint there, once it runs.
 pub fn inspect_service_of(session: &str, tenant: &str) -> (Value, Value) {
+    inspect_running_of_kind(session, tenant, "service")
+}
+
+/// The engine's inspection of a running container of kind `kind` (`service`,
+/// `step`) of `session` on tenant `tenant`'s network, and its endpoint there.
+pub fn inspect_running_of_kind(session: &str, tenant: &str, kind: &str) -> (Value, Value) {
     let prefix = format!("berth-tenant-{tenant}-");
     let label = format!("label=berth.session={session}");
+    let kind_label = format!("label=berth.kind={kind}");
     for _ in 0..200 {
-        let ids = docker(&[
-            "ps",
-            "-q",
-            "--filter",
-            "label=berth.kind=service",
-            "--filter",
-            &label,
-        ]);
+        let ids = docker(&["ps", "-q", "--filter", &kind_label, "--filter", &label]);
         for id in ids.lines() {
             let inspected: Value = serde_json::from_str(&docker(&["inspect", id])).unwrap();
             let networks = inspected[0]["NetworkSettings"]["Networks"]
@@ -260,5 +263,5 @@ pub fn inspect_service_of(session: &str, tenant: &str) -> (Value, Value) {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    panic!("no service of {tenant} runs");
+    panic!("no {kind} container of {tenant} runs");
 }

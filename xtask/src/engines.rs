@@ -128,20 +128,7 @@ pub fn ensure_podman() -> Result<&'static Engine> {
         return Ok(&PODMAN);
     }
     crate::engine::install_missing(&[("podman", "podman")])?;
-    // Podman's default ulimits pass this machine's hard limits: without
-    // these, every container fails with `error setting rlimit`.
-    let conf = std::path::Path::new("/etc/containers/containers.conf");
-    let text = std::fs::read_to_string(conf).unwrap_or_default();
-    if !text.contains("default_ulimits") {
-        std::fs::create_dir_all("/etc/containers")?;
-        std::fs::write(
-            conf,
-            format!(
-                "{text}\n[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=4096:4096\"]\n"
-            ),
-        )
-        .context("writing /etc/containers/containers.conf")?;
-    }
+    configure_podman().context("writing /etc/containers/containers.conf")?;
     std::fs::create_dir_all("/run/podman")?;
     eprintln!("xtask: starting podman system service");
     let log = Path::new("/tmp/berth-podman.log");
@@ -151,6 +138,38 @@ pub fn ensure_podman() -> Result<&'static Engine> {
     )?;
     wait_until_answering(Some(PODMAN.host), "podman system service", log)?;
     Ok(&PODMAN)
+}
+
+/// What the suite needs of Podman's configuration:
+/// - its default ulimits pass this machine's hard limits: without these,
+///   every container fails with `error setting rlimit`;
+/// - its events log is rotated at 1 MiB by default, and a rotation ends
+///   the event streams that follow it, which lose every later event.
+fn configure_podman() -> std::io::Result<()> {
+    let conf = Path::new("/etc/containers/containers.conf");
+    let mut text = std::fs::read_to_string(conf).unwrap_or_default();
+    let wanted = [
+        (
+            "[containers]",
+            "default_ulimits = [\"nofile=20000:20000\", \"nproc=4096:4096\"]",
+        ),
+        ("[engine]", "events_logfile_max_size = \"0\""),
+    ];
+    for (table, setting) in wanted {
+        let key = setting.split(' ').next().unwrap_or(setting);
+        if text.contains(key) {
+            continue;
+        }
+        text = match text.find(&format!("{table}\n")) {
+            Some(at) => {
+                let after = at + table.len() + 1;
+                format!("{}{setting}\n{}", &text[..after], &text[after..])
+            }
+            None => format!("{text}\n{table}\n{setting}\n"),
+        };
+    }
+    std::fs::create_dir_all("/etc/containers")?;
+    std::fs::write(conf, text)
 }
 
 /// Copies the local images `tags` to `engine` when it lacks them (no

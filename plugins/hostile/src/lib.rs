@@ -68,6 +68,19 @@ impl Guest for Hostile {
             .stdout()
     }
 
+    fn hold_host_service(port: u16, seconds: u32) -> Result<(), Error> {
+        let forward = PortForward {
+            frontend: None,
+            backend: port,
+            protocol: Protocol::Tcp,
+        };
+        let service = host::service(&[forward], Some("127.0.0.1"))?;
+        Container::new("busybox")
+            .with_service_binding("host", &service)
+            .with_exec(&["sleep".to_string(), seconds.to_string()])
+            .sync()
+    }
+
     fn read_image_file(image: String, path: String) -> Result<String, Error> {
         let bytes = Container::new(&image).file(&path)?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
