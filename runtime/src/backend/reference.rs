@@ -24,8 +24,19 @@ pub fn normalize(reference: &str) -> String {
 }
 
 /// `busybox` -> `docker.io/library/busybox`, `me/app` -> `docker.io/me/app`;
-/// a name whose first part is a registry (a `.`, a `:` or `localhost`) is already whole.
+/// a name whose first part is a registry (a `.`, a `:` or `localhost`) is
+/// already whole. Docker Hub, named `docker.io` or by its old name
+/// `index.docker.io`, keeps official images under `library/`, as Docker reads them.
 pub fn qualify(name: &str) -> String {
+    if let Some(rest) = name
+        .strip_prefix("index.docker.io/")
+        .or_else(|| name.strip_prefix("docker.io/"))
+    {
+        return match rest.contains('/') {
+            true => format!("docker.io/{rest}"),
+            false => format!("docker.io/library/{rest}"),
+        };
+    }
     let first = name.split('/').next().unwrap_or("");
     let has_registry =
         name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
@@ -75,6 +86,19 @@ mod tests {
             "a valid name, checked by the answer"
         );
         assert!(!is_image_id("busybox"));
+    }
+
+    #[test]
+    fn docker_hubs_old_name_is_docker_hub() {
+        assert_eq!(
+            normalize("index.docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
+        assert_eq!(normalize("index.docker.io/me/app:1"), "docker.io/me/app:1");
+        assert_eq!(
+            normalize("docker.io/busybox"),
+            "docker.io/library/busybox:latest"
+        );
     }
 
     #[test]

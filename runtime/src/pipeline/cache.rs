@@ -7,12 +7,15 @@ use crate::spec::Digest;
 /// Where exec caches keep their snapshots: `berth-cache/CACHE:STEP`.
 const SNAPSHOT_REPOSITORY: &str = "berth-cache";
 
-/// Whether `address` names an exec cache's snapshot. No plugin may ask for
-/// one: a snapshot holds what some caller's steps wrote, and knowing its
-/// name must not be enough to read it.
+/// Whether `address` names an exec cache's snapshot, under any registry
+/// (Podman may file the snapshots under `localhost/`). No plugin may ask
+/// for one: a snapshot holds what some caller's steps wrote, and knowing
+/// its name must not be enough to read it.
 pub fn names_snapshot(address: &str) -> bool {
-    reference::qualify(reference::without_tag(address))
-        .starts_with(&format!("docker.io/{SNAPSHOT_REPOSITORY}/"))
+    let qualified = reference::qualify(reference::without_tag(address));
+    qualified
+        .split_once('/')
+        .is_some_and(|(_, path)| path.starts_with(&format!("{SNAPSHOT_REPOSITORY}/")))
 }
 
 /// Results of exec steps on disk, one JSON file per step digest.
@@ -101,6 +104,9 @@ mod tests {
             "berth-cache/0123456789ab:00ff",
             "berth-cache/0123456789ab",
             "docker.io/berth-cache/0123456789ab:00ff",
+            "index.docker.io/berth-cache/0123456789ab:00ff",
+            "localhost/berth-cache/0123456789ab:00ff",
+            "berth-cache/0123456789ab@sha256:00ff",
         ] {
             assert!(names_snapshot(snapshot), "{snapshot}");
         }
