@@ -51,6 +51,13 @@ async fn no_tenant_reads_another_tenants_snapshot_by_name_id_or_prefix() {
         .filter_map(|line| line.split_once(' '))
         .find(|(name, _)| name.starts_with("berth-cache/"))
         .unwrap_or_else(|| panic!("alpha's snapshot is kept: {listed}"));
+    let owner = docker(&[
+        "inspect",
+        "--format",
+        "{{index .Config.Labels \"berth.tenant\"}}",
+        id,
+    ]);
+    assert_eq!(owner.trim(), "alpha", "the snapshot carries its tenant");
     let bare = id.trim_start_matches("sha256:");
     for (address, expected) in [
         (name, "not-allowed"),

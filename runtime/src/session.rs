@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::backend::{self, ContainerBackend, ContainerLimits, Labels};
+use crate::backend::{self, ContainerBackend, ContainerLimits, LABEL_TENANT, Labels};
 use crate::capped_count::CappedCount;
 
 /// One run of berth against an engine.
@@ -16,6 +16,8 @@ pub struct Session {
     live: Option<Arc<CappedCount>>,
     /// What each of its containers is held to.
     limits: ContainerLimits,
+    /// The `berth serve` tenant it runs for, if any: its objects say so.
+    tenant: Option<String>,
 }
 
 /// One running container of a capped session; dropping it frees its place.
@@ -52,7 +54,15 @@ impl Session {
             backend,
             live: None,
             limits: ContainerLimits::default(),
+            tenant: None,
         }
+    }
+
+    /// The session of `berth serve` tenant `tenant`: every object it makes,
+    /// snapshots included, carries the tenant's name.
+    pub fn for_tenant(mut self, tenant: &str) -> Session {
+        self.tenant = Some(tenant.to_string());
+        self
     }
 
     /// The session, holding each of its containers to `limits`.
@@ -92,7 +102,11 @@ impl Session {
 
     /// The labels every object of this session carries.
     pub fn labels(&self) -> Labels {
-        Labels::for_session(&self.id)
+        let labels = Labels::for_session(&self.id);
+        match &self.tenant {
+            Some(tenant) => labels.with(LABEL_TENANT, tenant),
+            None => labels,
+        }
     }
 
     /// The engine the session runs on.

@@ -14,6 +14,8 @@ pub const LABEL_PID: &str = "berth.pid";
 pub const LABEL_HOST: &str = "berth.host";
 /// That process, named to survive pid reuse: `BOOT/PIDNS/PID/START`.
 pub const LABEL_OWNER: &str = "berth.owner";
+/// The `berth serve` tenant whose call made the object (its snapshots too).
+pub const LABEL_TENANT: &str = "berth.tenant";
 /// What the object is for: `step`, `copy` (files in or out), `snapshot`, `service`, `network`.
 pub const LABEL_KIND: &str = "berth.kind";
 

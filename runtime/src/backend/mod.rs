@@ -24,7 +24,7 @@ pub use error::Error;
 pub(crate) use error::is_exec_failure;
 pub use labels::{
     LABEL_DIGEST, LABEL_HOST, LABEL_KIND, LABEL_MANAGED, LABEL_OWNER, LABEL_PID, LABEL_SESSION,
-    Labels,
+    LABEL_TENANT, Labels,
 };
 pub use owner::{Owner, OwnerStatus};
 pub use remove_on_drop::RemoveOnDrop;

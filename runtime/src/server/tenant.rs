@@ -47,7 +47,8 @@ impl Tenant {
         let session = Arc::new(
             Session::with_id(backend, session_id.to_string())
                 .with_live_cap(config.quota.containers)
-                .with_limits(config.policy.containers.clone()),
+                .with_limits(config.policy.containers.clone())
+                .for_tenant(&config.name),
         );
         let dir = data_dir.join("tenants").join(&config.name);
         let evaluator = Evaluator::new(
