@@ -16,6 +16,24 @@ fn echo_through(
     engine_settings: &str,
     msg: &str,
 ) -> std::process::Output {
+    call_through(
+        session,
+        proxy,
+        engine_settings,
+        "hello",
+        &["echo", "--msg", msg],
+    )
+}
+
+/// `berth call PLUGIN ARGS` in `session` through `proxy`, with
+/// `engine_settings` added to the repository's berth.toml.
+fn call_through(
+    session: &TestSession,
+    proxy: &EngineProxy,
+    engine_settings: &str,
+    plugin_name: &str,
+    args: &[&str],
+) -> std::process::Output {
     let config = tempfile::NamedTempFile::new().unwrap();
     let base = std::fs::read_to_string(root().join("berth.toml")).unwrap();
     std::fs::write(
@@ -26,15 +44,9 @@ fn echo_through(
     session
         .berth()
         .env("DOCKER_HOST", proxy.docker_host())
-        .args([
-            "--config",
-            config.path().to_str().unwrap(),
-            "call",
-            plugin("hello").to_str().unwrap(),
-            "echo",
-            "--msg",
-            msg,
-        ])
+        .args(["--config", config.path().to_str().unwrap(), "call"])
+        .arg(plugin(plugin_name))
+        .args(args)
         .output()
         .unwrap()
 }
@@ -240,28 +252,14 @@ fn an_engine_without_exec_fails_a_relayed_service_at_once_saying_so() {
         Misbehaviour::Answer(404, "page not found"),
         usize::MAX,
     )]);
-    let config = tempfile::NamedTempFile::new().unwrap();
-    let base = std::fs::read_to_string(root().join("berth.toml")).unwrap();
-    std::fs::write(
-        config.path(),
-        format!("{base}\n[engine]\nreach = \"relay\"\n"),
-    )
-    .unwrap();
     let started = Instant::now();
-    let output = session
-        .berth()
-        .env("DOCKER_HOST", proxy.docker_host())
-        .args([
-            "--config",
-            config.path().to_str().unwrap(),
-            "call",
-            plugin("http-demo").to_str().unwrap(),
-            "fetch-many",
-            "--clients",
-            "1",
-        ])
-        .output()
-        .unwrap();
+    let output = call_through(
+        &session,
+        &proxy,
+        "reach = \"relay\"",
+        "http-demo",
+        &["fetch-many", "--clients", "1"],
+    );
     assert_clear_failure(&output, "does not run commands in containers (exec)");
     // The health timeout is 60 s: asking again cannot help, so berth does not.
     assert!(

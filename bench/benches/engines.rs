@@ -13,7 +13,6 @@
 
 use std::time::{Duration, Instant};
 
-use berth::spec::{ContainerSpec, ExposedPort, Op, Protocol, ServiceSpec};
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::models::ContainerCreateBody;
@@ -21,7 +20,7 @@ use futures_util::StreamExt;
 
 mod support;
 
-use support::{BenchSession, args, create_and_start, plain_remove, report, wait_tcp};
+use support::{BenchSession, create_and_start, plain_remove, report, wait_tcp};
 
 const ROUNDS: usize = 7;
 const PORT: u16 = 8080;
@@ -54,7 +53,7 @@ fn main() {
         let mut berth_samples = Vec::new();
         for round in 0..ROUNDS {
             floor_samples.push(floor(&docker, routable).await);
-            berth_samples.push(berth(&bench, round).await);
+            berth_samples.push(support::berth_start(&bench, IMAGE, SERVER, PORT, round).await);
         }
         report(&floor_row, None, &floor_samples);
         report(&berth_row, Some(&floor_row), &berth_samples);
@@ -141,35 +140,4 @@ async fn wait_by_exec(docker: &Docker, id: &str) {
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(250));
     }
-}
-
-async fn berth(bench: &BenchSession, round: usize) -> Duration {
-    let service = ServiceSpec::container(
-        ContainerSpec::new(IMAGE)
-            .with(Op::EnvVariable {
-                name: "ROUND".into(),
-                value: round.to_string(),
-            })
-            .with(Op::ExposedPort(ExposedPort {
-                number: PORT,
-                protocol: Protocol::Tcp,
-                description: None,
-            }))
-            .with(Op::Exec(args(SERVER))),
-        None,
-    );
-    let started = Instant::now();
-    let lease = bench
-        .services
-        .acquire(&service)
-        .await
-        .expect("service starts");
-    let elapsed = started.elapsed();
-    drop(lease);
-    bench
-        .services
-        .stop(&service, true)
-        .await
-        .expect("service stops");
-    elapsed
 }

@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use berth::spec::{ContainerSpec, ExposedPort, Op, Protocol, ServiceSpec};
 use bollard::Docker;
 use bollard::query_parameters::{InspectContainerOptions, ListContainersOptions};
 use testcontainers::core::wait::HttpWaitStrategy;
@@ -20,7 +19,7 @@ use testcontainers::{GenericImage, ImageExt};
 mod support;
 
 use support::{
-    BenchSession, PLAIN_NETWORK, args, ensure_plain_network, plain_remove, plain_start, report,
+    BenchSession, PLAIN_NETWORK, ensure_plain_network, plain_remove, plain_start, report,
 };
 
 const ROUNDS: usize = 7;
@@ -105,10 +104,10 @@ fn main() {
                     .entry(FLOOR_NETWORK)
                     .or_default()
                     .push(floor(&docker, workload, Some(PLAIN_NETWORK)).await);
-                samples
-                    .entry(BERTH)
-                    .or_default()
-                    .push(berth(&bench, workload, round).await);
+                samples.entry(BERTH).or_default().push(
+                    support::berth_start(&bench, &workload.image(), workload.command, PORT, round)
+                        .await,
+                );
                 samples
                     .entry(TESTCONTAINERS)
                     .or_default()
@@ -140,38 +139,6 @@ async fn floor(docker: &Docker, workload: &Workload, network: Option<&str>) -> D
     .await;
     let elapsed = started.elapsed();
     plain_remove(docker, &id).await;
-    elapsed
-}
-
-async fn berth(bench: &BenchSession, workload: &Workload, round: usize) -> Duration {
-    let words: Vec<&str> = workload.command.to_vec();
-    let service = ServiceSpec::container(
-        ContainerSpec::new(&workload.image())
-            .with(Op::EnvVariable {
-                name: "ROUND".into(),
-                value: round.to_string(),
-            })
-            .with(Op::ExposedPort(ExposedPort {
-                number: PORT,
-                protocol: Protocol::Tcp,
-                description: None,
-            }))
-            .with(Op::Exec(args(&words))),
-        None,
-    );
-    let started = Instant::now();
-    let lease = bench
-        .services
-        .acquire(&service)
-        .await
-        .expect("service starts");
-    let elapsed = started.elapsed();
-    drop(lease);
-    bench
-        .services
-        .stop(&service, true)
-        .await
-        .expect("service stops");
     elapsed
 }
 

@@ -11,6 +11,7 @@ use berth::policy::Policy;
 use berth::progress::NoProgress;
 use berth::services::ServiceManager;
 use berth::session::Session;
+use berth::spec::{ContainerSpec, ExposedPort, Op, Protocol, ServiceSpec};
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
 use bollard::query_parameters::RemoveContainerOptions;
@@ -49,6 +50,47 @@ impl BenchSession {
             services,
         }
     }
+}
+
+/// How long berth takes from asking for a service of `image` running
+/// `command` with `port` exposed to holding it healthy; the service is
+/// stopped after. `round` goes into its environment, so each round's
+/// service is a new one.
+pub async fn berth_start(
+    bench: &BenchSession,
+    image: &str,
+    command: &[&str],
+    port: u16,
+    round: usize,
+) -> Duration {
+    let service = ServiceSpec::container(
+        ContainerSpec::new(image)
+            .with(Op::EnvVariable {
+                name: "ROUND".into(),
+                value: round.to_string(),
+            })
+            .with(Op::ExposedPort(ExposedPort {
+                number: port,
+                protocol: Protocol::Tcp,
+                description: None,
+            }))
+            .with(Op::Exec(args(command))),
+        None,
+    );
+    let started = Instant::now();
+    let lease = bench
+        .services
+        .acquire(&service)
+        .await
+        .expect("service starts");
+    let elapsed = started.elapsed();
+    drop(lease);
+    bench
+        .services
+        .stop(&service, true)
+        .await
+        .expect("service stops");
+    elapsed
 }
 
 /// One measurement as `name, reference (or -), samples in ms...`, tab-separated,
